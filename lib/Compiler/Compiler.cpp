@@ -12,7 +12,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "lowbit/Compiler/Compiler.h"
+#include "WrapperBuilder.h"
 
+#include "lowbit/Dialect/Lowbit/IR/LowbitOps.h"
+#include "lowbit/Dialect/Lowbit/Transforms/Passes.h"
 #include "lowbit/Pipelines/Pipelines.h"
 
 #include "mlir/AsmParser/AsmParser.h"
@@ -305,248 +308,6 @@ addOutParamTwins(ModuleOp module, llvm::ArrayRef<EntryPoint> entries) {
 }
 
 //===----------------------------------------------------------------------===//
-// C entry points (LLVM dialect)
-//===----------------------------------------------------------------------===//
-
-namespace {
-/// Builds the C entry points and the shared error state of one module.
-class WrapperBuilder {
-public:
-  WrapperBuilder(ModuleOp module, llvm::StringRef prefix)
-      : module(module), symbols(module), prefix(prefix.str()),
-        b(module.getContext()), loc(module.getLoc()) {
-    ptrType = LLVM::LLVMPointerType::get(module.getContext());
-    i64 = b.getI64Type();
-    i32 = b.getI32Type();
-  }
-
-  LogicalResult buildErrorState();
-  LogicalResult buildEntry(const EntryPoint &entry, llvm::StringRef twinName);
-  void internalizeEverythingElse();
-
-private:
-  /// A private constant C string; returns its symbol name.
-  std::string addString(llvm::StringRef name, llvm::StringRef text);
-  /// Fails when an exported symbol name is already taken.
-  LogicalResult checkFree(llvm::StringRef name);
-  Value slotAddress();
-
-  ModuleOp module;
-  SymbolTable symbols;
-  std::string prefix;
-  OpBuilder b;
-  Location loc;
-  Type ptrType, i64, i32;
-  std::string slotName;
-  llvm::StringSet<> exported;
-};
-} // namespace
-
-LogicalResult WrapperBuilder::checkFree(llvm::StringRef name) {
-  if (Operation *op = symbols.lookup(name))
-    return op->emitError() << "the symbol '" << name
-                           << "' is taken by the generated C interface; "
-                              "rename it or choose another --prefix";
-  return success();
-}
-
-std::string WrapperBuilder::addString(llvm::StringRef name,
-                                      llvm::StringRef text) {
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToEnd(module.getBody());
-  std::string value = text.str();
-  value.push_back('\0');
-  auto type = LLVM::LLVMArrayType::get(b.getI8Type(), value.size());
-  auto global = LLVM::GlobalOp::create(b, loc, type, /*isConstant=*/true,
-                                       LLVM::Linkage::Private, name,
-                                       b.getStringAttr(value));
-  return symbols.insert(global).getValue().str();
-}
-
-Value WrapperBuilder::slotAddress() {
-  Value global = LLVM::AddressOfOp::create(b, loc, ptrType, slotName);
-  return LLVM::ThreadlocalAddressOp::create(b, loc, ptrType, global);
-}
-
-LogicalResult WrapperBuilder::buildErrorState() {
-  // The message slot and lowbit_last_error are weak: objects compiled with
-  // the same prefix can be linked together and share them.
-  slotName = "__" + prefix + "last_error_message";
-  std::string getter = prefix + "last_error";
-  if (failed(checkFree(slotName)) || failed(checkFree(getter)))
-    return failure();
-  std::string empty = addString("__lowbit_empty_message", "");
-
-  b.setInsertionPointToEnd(module.getBody());
-  auto slot = LLVM::GlobalOp::create(b, loc, ptrType, /*isConstant=*/false,
-                                     LLVM::Linkage::Weak, slotName, Attribute(),
-                                     /*alignment=*/0,
-                                     /*addrSpace=*/0, /*dsoLocal=*/false,
-                                     /*thread_local_=*/true);
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.createBlock(&slot.getInitializerRegion());
-    LLVM::ReturnOp::create(b, loc, LLVM::ZeroOp::create(b, loc, ptrType));
-  }
-  symbols.insert(slot);
-  exported.insert(slotName);
-
-  b.setInsertionPointToEnd(module.getBody());
-  auto func = LLVM::LLVMFuncOp::create(b, loc, getter,
-                                       LLVM::LLVMFunctionType::get(ptrType, {}),
-                                       LLVM::Linkage::Weak);
-  symbols.insert(func);
-  exported.insert(getter);
-  b.setInsertionPointToStart(func.addEntryBlock(b));
-  Value message = LLVM::LoadOp::create(b, loc, ptrType, slotAddress());
-  Value null = LLVM::ZeroOp::create(b, loc, ptrType);
-  Value isNull =
-      LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, message, null);
-  Value emptyAddress = LLVM::AddressOfOp::create(b, loc, ptrType, empty);
-  Value result = LLVM::SelectOp::create(b, loc, isNull, emptyAddress, message);
-  LLVM::ReturnOp::create(b, loc, result);
-  return success();
-}
-
-LogicalResult WrapperBuilder::buildEntry(const EntryPoint &entry,
-                                         llvm::StringRef twinName) {
-  auto twin = symbols.lookup<LLVM::LLVMFuncOp>(twinName);
-  if (!twin)
-    return module.emitError()
-           << "internal error: the lowered @" << twinName << " is missing";
-  Location entryLoc = twin.getLoc();
-  if (failed(checkFree(entry.cName)))
-    return failure();
-
-  SmallVector<const Buffer *> buffers;
-  for (const Buffer &buffer : entry.args)
-    buffers.push_back(&buffer);
-  for (const Buffer &buffer : entry.results)
-    buffers.push_back(&buffer);
-
-  // The lowered twin takes each memref as (allocated, aligned, offset,
-  // sizes..., strides...); check that before relying on it.
-  SmallVector<Type> expected;
-  for (const Buffer *buffer : buffers) {
-    expected.append({ptrType, ptrType, i64});
-    expected.append(2 * buffer->shape.size(), i64);
-  }
-  if (llvm::to_vector(twin.getFunctionType().getParams()) != expected ||
-      !isa<LLVM::LLVMVoidType>(twin.getFunctionType().getReturnType()))
-    return twin.emitError()
-           << "internal error: unexpected lowered signature "
-           << twin.getFunctionType() << " for @" << entry.funcName;
-
-  SmallVector<Type> params;
-  for (size_t i = 0; i < buffers.size(); ++i)
-    params.append({ptrType, i64});
-  b.setInsertionPointToEnd(module.getBody());
-  auto func = LLVM::LLVMFuncOp::create(
-      b, entryLoc, entry.cName, LLVM::LLVMFunctionType::get(i32, params));
-  symbols.insert(func);
-  exported.insert(entry.cName);
-
-  Block *current = func.addEntryBlock(b);
-  Region &region = func.getBody();
-  Block *fail = b.createBlock(&region, region.end(), {ptrType, i32},
-                              {entryLoc, entryLoc});
-
-  for (auto [i, buffer] : llvm::enumerate(buffers)) {
-    Value pointer = func.getArgument(2 * i);
-    Value length = func.getArgument(2 * i + 1);
-    std::string what = entry.cName + ": " + buffer->name;
-    std::string symbolBase =
-        "__lowbit_message_" + entry.funcName + "_" + std::to_string(i);
-    std::string nullMessage =
-        addString(symbolBase + "_null", what + " is NULL");
-    std::string lengthMessage =
-        addString(symbolBase + "_len",
-                  what + "_len must be " + std::to_string(buffer->numElements) +
-                      " (the element count of " + buffer->mlirType + ")");
-
-    b.setInsertionPointToEnd(current);
-    Block *checkLength = b.createBlock(&region, Region::iterator(fail));
-    Block *next = b.createBlock(&region, Region::iterator(fail));
-
-    b.setInsertionPointToEnd(current);
-    if (buffer->numElements > 0) {
-      Value null = LLVM::ZeroOp::create(b, entryLoc, ptrType);
-      Value isNull = LLVM::ICmpOp::create(b, entryLoc, LLVM::ICmpPredicate::eq,
-                                          pointer, null);
-      Value message =
-          LLVM::AddressOfOp::create(b, entryLoc, ptrType, nullMessage);
-      Value code =
-          LLVM::ConstantOp::create(b, entryLoc, i32, kErrorNullPointer);
-      LLVM::CondBrOp::create(b, entryLoc, isNull, fail,
-                             ValueRange{message, code}, checkLength,
-                             ValueRange());
-    } else {
-      // An empty buffer is never accessed; NULL is fine.
-      LLVM::BrOp::create(b, entryLoc, ValueRange(), checkLength);
-    }
-
-    b.setInsertionPointToEnd(checkLength);
-    Value want =
-        LLVM::ConstantOp::create(b, entryLoc, i64, buffer->numElements);
-    Value bad = LLVM::ICmpOp::create(b, entryLoc, LLVM::ICmpPredicate::ne,
-                                     length, want);
-    Value message =
-        LLVM::AddressOfOp::create(b, entryLoc, ptrType, lengthMessage);
-    Value code = LLVM::ConstantOp::create(b, entryLoc, i32, kErrorBadLength);
-    LLVM::CondBrOp::create(b, entryLoc, bad, fail, ValueRange{message, code},
-                           next, ValueRange());
-    current = next;
-  }
-  // All checks passed: call the twin with descriptors of the buffers.
-  b.setInsertionPointToEnd(current);
-  SmallVector<Value> operands;
-  Value zero = LLVM::ConstantOp::create(b, entryLoc, i64, 0);
-  for (auto [i, buffer] : llvm::enumerate(buffers)) {
-    Value pointer = func.getArgument(2 * i);
-    operands.append({pointer, pointer, zero});
-    for (int64_t size : buffer->shape)
-      operands.push_back(LLVM::ConstantOp::create(b, entryLoc, i64, size));
-    int64_t stride = 1;
-    SmallVector<Value> strides;
-    for (int64_t size : llvm::reverse(buffer->shape)) {
-      strides.push_back(LLVM::ConstantOp::create(b, entryLoc, i64, stride));
-      stride *= size;
-    }
-    operands.append(strides.rbegin(), strides.rend());
-  }
-  LLVM::CallOp::create(b, entryLoc, twin, operands);
-  LLVM::StoreOp::create(b, entryLoc, LLVM::ZeroOp::create(b, entryLoc, ptrType),
-                        slotAddress());
-  LLVM::ReturnOp::create(b, entryLoc,
-                         LLVM::ConstantOp::create(b, entryLoc, i32, kOk));
-
-  b.setInsertionPointToEnd(fail);
-  LLVM::StoreOp::create(b, entryLoc, fail->getArgument(0), slotAddress());
-  LLVM::ReturnOp::create(b, entryLoc, fail->getArgument(1));
-  return success();
-}
-
-void WrapperBuilder::internalizeEverythingElse() {
-  // Only the C interface is visible from the object: the lowered functions
-  // and their constants cannot clash with another object's, and LLVM may
-  // inline and drop them.
-  auto internal =
-      LLVM::LinkageAttr::get(module.getContext(), LLVM::Linkage::Internal);
-  for (auto func : module.getOps<LLVM::LLVMFuncOp>())
-    if (!func.isExternal() && !exported.contains(func.getSymName()))
-      func.setLinkageAttr(internal);
-  for (auto global : module.getOps<LLVM::GlobalOp>()) {
-    bool declaration =
-        !global.getValueOrNull() && global.getInitializerRegion().empty();
-    LLVM::Linkage linkage = global.getLinkage();
-    if (declaration || exported.contains(global.getSymName()) ||
-        linkage == LLVM::Linkage::Private || linkage == LLVM::Linkage::Internal)
-      continue;
-    global.setLinkageAttr(internal);
-  }
-}
-
-//===----------------------------------------------------------------------===//
 // Lowering
 //===----------------------------------------------------------------------===//
 
@@ -556,15 +317,36 @@ std::string resolvePipeline(llvm::StringRef pipeline) {
   return PassPipelineInfo::lookup(kCpuPipeline) ? "cpu" : "reference";
 }
 
+bool hasExternalWeights(ModuleOp module) {
+  bool found = false;
+  module.walk([&](mlir::lowbit::WeightOp op) {
+    found |= bool(op.getName());
+    return found ? WalkResult::interrupt() : WalkResult::advance();
+  });
+  return found;
+}
+
 LogicalResult lowerToLLVMDialect(ModuleOp module,
                                  llvm::ArrayRef<EntryPoint> entries,
                                  llvm::StringRef prefix,
-                                 const LoweringOptions &options) {
+                                 const LoweringOptions &options,
+                                 std::vector<OutlinedWeight> &weights) {
   MLIRContext *context = module.getContext();
   auto configure = [&](PassManager &pm) -> LogicalResult {
     return options.configurePassManager ? options.configurePassManager(pm)
                                         : success();
   };
+
+  if (hasExternalWeights(module)) {
+    PassManager pm(context);
+    if (failed(configure(pm)))
+      return failure();
+    mlir::lowbit::LowbitLoadWeightsOptions load;
+    load.weightsDir = options.weightsDir;
+    pm.addPass(mlir::lowbit::createLowbitLoadWeights(load));
+    if (failed(pm.run(module)))
+      return failure();
+  }
 
   if (options.quantize) {
     auto quantize =
@@ -621,13 +403,29 @@ LogicalResult lowerToLLVMDialect(ModuleOp module,
   if (failed(pm.run(module)))
     return failure();
 
+  std::vector<OutlinedWeight> outlined;
+  if (options.externalMinBytes > 0) {
+    FailureOr<std::vector<OutlinedWeight>> moved =
+        outlineWeights(module, prefix, options.externalMinBytes);
+    if (failed(moved))
+      return failure();
+    outlined = std::move(*moved);
+  }
+
   WrapperBuilder wrappers(module, prefix);
-  if (failed(wrappers.buildErrorState()))
+  if (failed(wrappers.buildErrorState()) ||
+      failed(wrappers.buildWeightBinding(outlined)))
     return failure();
   for (auto [entry, twin] : llvm::zip_equal(entries, *twins))
-    if (failed(wrappers.buildEntry(entry, twin)))
+    if (failed(wrappers.buildEntry(entry, twin)) ||
+        failed(wrappers.buildPackedEntry(entry)))
       return failure();
+  if (failed(wrappers.buildManifest(
+          manifestJson(entries, prefix, "cpu", outlined))))
+    return failure();
   wrappers.internalizeEverythingElse();
+  for (OutlinedWeight &weight : outlined)
+    weights.push_back(std::move(weight));
   return verify(module);
 }
 

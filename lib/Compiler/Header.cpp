@@ -58,10 +58,21 @@ std::string emitHeader(llvm::ArrayRef<EntryPoint> entries,
      << " /* a buffer pointer is NULL */\n"
      << "#define " << upper << "ERROR_BAD_LENGTH " << kErrorBadLength
      << " /* a length is not the tensor's element count */\n"
+     << "#define " << upper << "ERROR_WEIGHTS_NOT_BOUND "
+     << kErrorWeightsNotBound << " /* bind_weights has not succeeded */\n"
+     << "#define " << upper << "ERROR_BAD_WEIGHTS " << kErrorBadWeights
+     << " /* bind_weights refused the weights */\n"
      << "#endif\n\n"
      << "/* The error message of the last call on this thread, \"\" if it "
         "succeeded.\n   The string is static; do not free it. */\n"
-     << "const char *" << prefix << "last_error(void);\n";
+     << "const char *" << prefix << "last_error(void);\n"
+     << "/* What the artifact holds, as JSON (docs/Runtime.md). */\n"
+     << "const char *" << prefix << "manifest(void);\n"
+     << "/* Binds the weights file's tensors (manifest order): count, sizes "
+        "and\n   64-byte alignment must match the manifest. */\n"
+     << "int " << prefix
+     << "bind_weights(const void *const *pointers, const int64_t *sizes, "
+        "int64_t count);\n";
 
   for (const EntryPoint &entry : entries) {
     os << "\n/* @" << entry.funcName << "\n";
@@ -95,6 +106,8 @@ std::string emitHeader(llvm::ArrayRef<EntryPoint> entries,
     if (first)
       os << "void";
     os << ");\n";
+    os << "int " << entry.cName
+       << "_packed(void *const *buffers, const int64_t *lens);\n";
   }
 
   os << "\n#ifdef __cplusplus\n} /* extern \"C\" */\n#endif\n\n"

@@ -16,7 +16,8 @@ using detail::quote;
 
 Result<std::vector<uint8_t>>
 serializeSafetensors(const std::vector<TensorToWrite> &tensors,
-                     const std::map<std::string, std::string> &metadata) {
+                     const std::map<std::string, std::string> &metadata,
+                     uint64_t dataAlignment) {
   std::vector<const TensorToWrite *> sorted;
   for (const TensorToWrite &t : tensors)
     sorted.push_back(&t);
@@ -69,8 +70,12 @@ serializeSafetensors(const std::vector<TensorToWrite> &tensors,
   if (Result<JsonValue> check = parseJson(header); !check)
     return Status::error("tensor names and metadata must be valid UTF-8: " +
                          check.message());
-  // Spaces after the JSON are allowed; they align the data section to 8.
-  header.append((8 - header.size() % 8) % 8, ' ');
+  // Spaces after the JSON are allowed; they align the data section.
+  if (dataAlignment == 0 || dataAlignment % 8 != 0)
+    return Status::error("the data alignment must be a positive multiple of 8");
+  header.append((dataAlignment - (8 + header.size()) % dataAlignment) %
+                    dataAlignment,
+                ' ');
 
   std::vector<uint8_t> out(8 + header.size());
   for (int i = 0; i < 8; ++i)
@@ -85,8 +90,10 @@ serializeSafetensors(const std::vector<TensorToWrite> &tensors,
 
 Status writeSafetensors(const std::string &path,
                         const std::vector<TensorToWrite> &tensors,
-                        const std::map<std::string, std::string> &metadata) {
-  Result<std::vector<uint8_t>> bytes = serializeSafetensors(tensors, metadata);
+                        const std::map<std::string, std::string> &metadata,
+                        uint64_t dataAlignment) {
+  Result<std::vector<uint8_t>> bytes =
+      serializeSafetensors(tensors, metadata, dataAlignment);
   if (!bytes)
     return Status::error(path + ": " + bytes.message());
   std::FILE *f = std::fopen(path.c_str(), "wb");

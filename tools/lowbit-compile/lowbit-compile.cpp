@@ -71,6 +71,27 @@ static cl::opt<std::string>
              cl::desc("Run lowbit-quantize-pipeline first with these "
                       "options, e.g. \"format=nf4 block-size=64\""),
              cl::init(""), cl::cat(category));
+static cl::opt<std::string> preset(
+    "preset",
+    cl::desc("A named quantization (instead of --quantize): nf4-dq-bf16 "
+             "(bitsandbytes QLoRA NF4), nf4, int4-g128 (GPTQ-style, zero "
+             "points), int4-g32, int8 (per-channel)"),
+    cl::init(""), cl::cat(category));
+static cl::opt<std::string> weightsMode(
+    "weights",
+    cl::desc("Where weights go: inline (in the code), external (a weights "
+             "file bound at run time), or auto (external when the input "
+             "references weights files)"),
+    cl::init("auto"), cl::cat(category));
+static cl::opt<std::string> weightsFilename(
+    "weights-file",
+    cl::desc("The weights file to write (default: the output's name with "
+             ".weights.safetensors)"),
+    cl::value_desc("path"), cl::init(""), cl::cat(category));
+static cl::opt<uint64_t> externalMinBytes(
+    "external-min-bytes",
+    cl::desc("Constants at least this large go to the weights file"),
+    cl::init(4096), cl::cat(category));
 static cl::opt<std::string>
     mtriple("mtriple", cl::desc("Target triple (default: the host's)"),
             cl::init(""), cl::cat(category));
@@ -122,6 +143,28 @@ static std::optional<Emit> emitKind(std::string &error) {
   return result;
 }
 
+/// The quantize-pipeline options of a preset, or nothing for an unknown
+/// name. "bf16" in nf4-dq-bf16 is bitsandbytes' compute type: lowbit
+/// computes in f32 from f32 activations.
+static std::optional<std::string> presetOptions(StringRef name) {
+  return StringSwitch<std::optional<std::string>>(name)
+      .Case("nf4-dq-bf16", "format=nf4 block-size=64 double-quant "
+                           "double-quant-format=dyn8 "
+                           "double-quant-block-size=256")
+      .Case("nf4", "format=nf4 block-size=64 scale-type=f32")
+      .Case("int4-g128", "format=int4 block-size=128 symmetric=false")
+      .Case("int4-g32", "format=int4 block-size=32 symmetric=false")
+      .Case("int8", "format=int8 per-channel scale-type=f32")
+      .Default(std::nullopt);
+}
+
+/// `model.so` -> `model.weights.safetensors`, next to the output.
+static std::string defaultWeightsPath(StringRef output) {
+  SmallString<256> path(output);
+  sys::path::replace_extension(path, "weights.safetensors");
+  return std::string(path);
+}
+
 static std::unique_ptr<ToolOutputFile> openOutput(StringRef path) {
   std::string message;
   auto file = mlir::openOutputFile(path, &message);
@@ -159,6 +202,21 @@ int main(int argc, char **argv) {
     return fail("a shared library needs an output file (-o out.so)");
   if (optLevel > 3)
     return fail("-O" + Twine(optLevel) + " is not 0, 1, 2 or 3");
+  std::optional<std::string> presetQuantize;
+  if (!preset.empty()) {
+    if (quantize.getNumOccurrences())
+      return fail("give --preset or --quantize, not both");
+    presetQuantize = presetOptions(preset);
+    if (!presetQuantize)
+      return fail("unknown --preset=" + preset +
+                  "; expected nf4-dq-bf16, nf4, int4-g128, int4-g32 or int8");
+  }
+  if (weightsMode != "auto" && weightsMode != "inline" &&
+      weightsMode != "external")
+    return fail("unknown --weights=" + weightsMode +
+                "; expected auto, inline or external");
+  if (!weightsFilename.empty() && weightsMode == "inline")
+    return fail("--weights-file needs external weights, not --weights=inline");
   if (std::string resolved = compiler::resolvePipeline(pipeline);
       resolved != "cpu" && resolved != "reference")
     return fail("unknown --pipeline=" + pipeline +
@@ -213,16 +271,46 @@ int main(int argc, char **argv) {
   if (failed(entries))
     return 1;
 
+  bool external = weightsMode == "external" ||
+                  (weightsMode == "auto" &&
+                   (compiler::hasExternalWeights(*module) ||
+                    !weightsFilename.empty()));
+  std::string weightsPath;
+  if (external) {
+    weightsPath = weightsFilename.empty() ? defaultWeightsPath(outputFilename)
+                                          : std::string(weightsFilename);
+    if (weightsFilename.empty() && outputFilename == "-")
+      return fail("external weights need --weights-file when the output is "
+                  "stdout");
+    if (*kind == Emit::Object && weightsFilename.empty() &&
+        outputFilename == "-")
+      return fail("external weights need --weights-file");
+  }
+
   compiler::LoweringOptions lowering;
   if (quantize.getNumOccurrences())
     lowering.quantize = quantize;
+  else if (presetQuantize)
+    lowering.quantize = *presetQuantize;
+  if (inputFilename != "-")
+    lowering.weightsDir =
+        sys::path::parent_path(inputFilename.getValue()).str();
+  lowering.externalMinBytes = external ? std::max<uint64_t>(externalMinBytes, 1)
+                                       : 0;
   lowering.pipeline = pipeline;
   lowering.pipelineOptions = pipelineOptions;
   lowering.configurePassManager = [](mlir::PassManager &pm) {
     return mlir::applyPassManagerCLOptions(pm);
   };
-  if (failed(compiler::lowerToLLVMDialect(*module, *entries, prefix, lowering)))
+  std::vector<compiler::OutlinedWeight> weights;
+  if (failed(compiler::lowerToLLVMDialect(*module, *entries, prefix, lowering,
+                                          weights)))
     return 1;
+  if (external) {
+    if (Error err = compiler::writeWeightsFile(
+            weightsPath, weights, sys::path::filename(outputFilename)))
+      return fail(toString(std::move(err)));
+  }
 
   if (header) {
     std::string source = inputFilename == "-"

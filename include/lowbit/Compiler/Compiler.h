@@ -45,7 +45,13 @@ enum ErrorCode : int {
   kOk = 0,
   kErrorNullPointer = 1,
   kErrorBadLength = 2,
+  kErrorWeightsNotBound = 3,
+  kErrorBadWeights = 4,
 };
+
+/// Alignment of every tensor in a weights file, and the most a weight
+/// moved there may need.
+constexpr uint64_t kWeightAlignment = 64;
 
 /// One tensor argument or result of an entry point, as the C caller sees
 /// it: a pointer to a dense row-major buffer and its element count.
@@ -64,6 +70,13 @@ struct EntryPoint {
   std::string cName;    // prefix + funcName
   std::vector<Buffer> args;
   std::vector<Buffer> results;
+};
+
+/// A constant moved out of the code into the weights file.
+struct OutlinedWeight {
+  std::string name;           // "w0", "w1", ... in the order of the table
+  std::string type;           // the MLIR type of its value, for inspection
+  std::vector<uint8_t> bytes; // its bytes as laid out in memory
 };
 
 /// Names of the entry-block arguments of functions as written in the
@@ -94,6 +107,11 @@ struct LoweringOptions {
   std::string pipeline = "auto";
   /// Options for the cpu pipeline, in pass-option syntax.
   std::string pipelineOptions;
+  /// Where relative names of external weight files are found.
+  std::string weightsDir;
+  /// Constants of at least this many bytes move to the weights file;
+  /// 0 keeps everything in the code.
+  uint64_t externalMinBytes = 0;
   /// Called on every pass manager before it runs (IR printing, timing).
   std::function<mlir::LogicalResult(mlir::PassManager &)> configurePassManager;
 };
@@ -101,16 +119,44 @@ struct LoweringOptions {
 /// The pipeline "auto" resolves to in this process.
 std::string resolvePipeline(llvm::StringRef pipeline);
 
-/// Quantizes (optionally), gives every entry point a form that writes its
-/// results into caller buffers, lowers to the LLVM dialect with the chosen
-/// pipeline, and adds the C entry points and `<prefix>last_error`. Every
-/// other symbol becomes internal. Upstream passes and the lowbit pipelines
-/// must be registered (mlir::registerAllPasses,
-/// lowbit::registerAllLowbitPasses).
+/// Reads external weights (lowbit-load-weights), quantizes (optionally),
+/// gives every entry point a form that writes its results into caller
+/// buffers, lowers to the LLVM dialect with the chosen pipeline, moves
+/// large constants out (when options.externalMinBytes > 0; their bytes are
+/// appended to `weights`), and adds the C interface: the entry points and
+/// their `_packed` forms, `<prefix>last_error`, `<prefix>manifest` and
+/// `<prefix>bind_weights`. Every other symbol becomes internal. Upstream
+/// passes and the lowbit pipelines must be registered
+/// (mlir::registerAllPasses, lowbit::registerAllLowbitPasses).
 mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module,
                                        llvm::ArrayRef<EntryPoint> entries,
                                        llvm::StringRef prefix,
-                                       const LoweringOptions &options);
+                                       const LoweringOptions &options,
+                                       std::vector<OutlinedWeight> &weights);
+
+/// True when the module references weights in external files.
+bool hasExternalWeights(mlir::ModuleOp module);
+
+/// Moves constant globals of at least `minBytes` (LLVM dialect) into a
+/// table of pointers bound at run time; returns their bytes in table order.
+mlir::FailureOr<std::vector<OutlinedWeight>>
+outlineWeights(mlir::ModuleOp module, llvm::StringRef prefix,
+               uint64_t minBytes);
+
+/// The symbol of the table outlineWeights creates.
+std::string weightTableSymbol(llvm::StringRef prefix);
+
+/// The JSON document `<prefix>manifest()` returns (docs/Runtime.md).
+std::string manifestJson(llvm::ArrayRef<EntryPoint> entries,
+                         llvm::StringRef prefix, llvm::StringRef target,
+                         llvm::ArrayRef<OutlinedWeight> weights);
+
+/// Writes the weights file: a safetensors file with one U8 tensor per
+/// weight, padded to a multiple of kWeightAlignment, whose data starts at
+/// an aligned offset so that mapped tensors are aligned.
+llvm::Error writeWeightsFile(llvm::StringRef path,
+                             llvm::ArrayRef<OutlinedWeight> weights,
+                             llvm::StringRef artifactName);
 
 /// The C header declaring the entry points. `guardName` names the file for
 /// the include guard; `source` is mentioned in the opening comment.

@@ -131,15 +131,17 @@ struct TensorToWrite {
 };
 
 /// Serializes tensors (sorted by name, data in that order, contiguous) and
-/// metadata; the header is padded with spaces to a multiple of 8 bytes so
-/// the data section starts 8-byte aligned. Checks what the reader checks.
+/// metadata; the header is padded with spaces so that the data section
+/// starts at a multiple of `dataAlignment` (a multiple of 8) in the file.
+/// Checks what the reader checks.
 Result<std::vector<uint8_t>>
 serializeSafetensors(const std::vector<TensorToWrite> &tensors,
-                     const std::map<std::string, std::string> &metadata = {});
-Status
-writeSafetensors(const std::string &path,
-                 const std::vector<TensorToWrite> &tensors,
-                 const std::map<std::string, std::string> &metadata = {});
+                     const std::map<std::string, std::string> &metadata = {},
+                     uint64_t dataAlignment = 8);
+Status writeSafetensors(const std::string &path,
+                        const std::vector<TensorToWrite> &tensors,
+                        const std::map<std::string, std::string> &metadata = {},
+                        uint64_t dataAlignment = 8);
 
 } // namespace lowbit::modelio
 

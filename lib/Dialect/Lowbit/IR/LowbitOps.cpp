@@ -77,7 +77,7 @@ void WeightOp::print(OpAsmPrinter &p) {
 }
 
 LogicalResult WeightOp::verify() {
-  QTensorType type = getType();
+  QTensorType type = getQType();
   if (getData() && getName())
     return emitOpError("has both inline data and an external name; give one");
   if (!getData() && !getName())
@@ -100,6 +100,9 @@ LogicalResult WeightOp::verify() {
     return success();
   }
 
+  if (!type)
+    return emitOpError("inline data needs a !lowbit.qtensor result; a float "
+                       "constant is an arith.constant");
   ElementsAttr data = *getData();
   auto dataType = dyn_cast<ShapedType>(data.getType());
   if (!dataType || dataType.getRank() != 1 ||

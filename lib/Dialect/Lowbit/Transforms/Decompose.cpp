@@ -179,7 +179,7 @@ struct WeightLowering : OpConversionPattern<WeightOp> {
     if (!op.getData())
       return rewriter.notifyMatchFailure(op, "external weight");
     ElementsAttr data = *op.getData();
-    RankedTensorType bytesType = getPackedBytesType(op.getType());
+    RankedTensorType bytesType = getPackedBytesType(op.getQType());
     // ui8 data is reinterpreted as i8 bytes.
     if (data.getType() != bytesType) {
       std::vector<uint8_t> storage;

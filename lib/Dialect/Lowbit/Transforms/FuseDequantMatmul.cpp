@@ -573,7 +573,7 @@ struct FuseArithDequant : FuseIntoQMatmulBase {
         SchemeAttr::fromNumerics(rewriter.getContext(), scheme));
     return createInlineWeight(rewriter, dequantized.getLoc(), qtype, *packed,
                               "fused_weight")
-        .getResult();
+        .getQResult();
   }
 
   RemarkOnce &remark;
@@ -785,7 +785,7 @@ struct FuseQuantDcast : FuseIntoQMatmulBase {
         SchemeAttr::fromNumerics(rewriter.getContext(), scheme));
     return createInlineWeight(rewriter, dequantized.getLoc(), type, *packed,
                               "fused_weight")
-        .getResult();
+        .getQResult();
   }
 
   RemarkOnce &remark;

@@ -12,7 +12,7 @@ include "mlir/IR/BuiltinAttributeInterfaces.td"
 def Lowbit_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
 
 def Lowbit_WeightOp : Lowbit_Op<"weight", [Pure]> {
-  let summary = "A packed quantized constant";
+  let summary = "A model weight: packed quantized bytes or a float tensor";
   let description = [{
     Produces a quantized tensor from packed bytes in the canonical layout of
     the result's scheme. The bytes are either inline (`inline`, a 1-D i8 or
@@ -21,11 +21,20 @@ def Lowbit_WeightOp : Lowbit_Op<"weight", [Pure]> {
     `in "file"`; without a file the enclosing module's
     `lowbit.weights_file` attribute names it).
 
+    An external weight may also be a plain f32/f16/bf16 tensor: a float
+    model's parameter as a model file stores it (what `lowbit-import`
+    writes). `lowbit-load-weights` reads external weights into the module
+    (float ones become `arith.constant`s) so that the quantization and
+    lowering passes see constants; inline float data is an `arith.constant`
+    and has no `lowbit.weight` form.
+
     ```mlir
     %w = lowbit.weight inline dense_resource<w0> : tensor<2112xi8>
            -> !lowbit.qtensor<64x64xf16, #lowbit.scheme<nf4, block = 64, scale = f16>>
     %v = lowbit.weight external "layers.0.mlp.up_proj"
            : !lowbit.qtensor<11008x4096xf16, #lowbit.scheme<i4, block = 128, scale = f16>>
+    %b = lowbit.weight external "layers.0.mlp.up_proj.bias" in "model.safetensors"
+           : tensor<11008xf32>
     ```
   }];
   let arguments = (ins
@@ -33,7 +42,15 @@ def Lowbit_WeightOp : Lowbit_Op<"weight", [Pure]> {
     OptionalAttr<StrAttr>:$name,
     OptionalAttr<StrAttr>:$file
   );
-  let results = (outs Lowbit_QTensorType:$result);
+  let results = (outs AnyTypeOf<[Lowbit_QTensorType, Lowbit_FloatTensor]>:$result);
+  let extraClassDeclaration = [{
+    /// The quantized result type, or null for a float weight.
+    QTensorType getQType() { return ::llvm::dyn_cast<QTensorType>(getType()); }
+    /// The result as a quantized tensor; the op must have a qtensor type.
+    ::mlir::TypedValue<QTensorType> getQResult() {
+      return ::llvm::cast<::mlir::TypedValue<QTensorType>>(getResult());
+    }
+  }];
   let hasCustomAssemblyFormat = 1;
   let hasVerifier = 1;
 }

@@ -182,6 +182,35 @@ def LowbitFuseLora : Pass<"lowbit-fuse-lora"> {
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
 }
 
+def LowbitLoadWeights : Pass<"lowbit-load-weights", "ModuleOp"> {
+  let summary = "Read external weights from their safetensors files into the module";
+  let description = [{
+    Replaces every `lowbit.weight external "name"` by the tensor's contents:
+    a float weight becomes an `arith.constant`, a quantized one an inline
+    `lowbit.weight` of its packed bytes. The file is the op's `in "file"`
+    or the module's `lowbit.weights_file`; relative paths are resolved
+    against `weights-dir`. Each file is memory-mapped and validated once.
+
+    The stored tensor must match the op's type: a float weight needs the
+    same dtype (F32, F16 or BF16) and shape; a quantized weight needs U8 or
+    I8 data of exactly the packed size of its scheme (any shape). Missing
+    files and tensors and every mismatch are errors at the op.
+
+    ```mlir
+    %w = lowbit.weight external "fc.weight" in "model.safetensors" : tensor<64x128xf32>
+    // becomes
+    %w = arith.constant dense<...> : tensor<64x128xf32>
+    ```
+  }];
+  let options = [
+    Option<"weightsDir", "weights-dir", "std::string", /*default=*/"\"\"",
+           "Directory that relative weight file names are resolved against "
+           "(default: the current directory)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::lowbit::LowbitDialect"];
+}
+
 def LowbitMergeLora : Pass<"lowbit-merge-lora", "ModuleOp"> {
   let summary = "Merge LoRA adapters into quantized weights (deploy time)";
   let description = [{
