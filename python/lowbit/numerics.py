@@ -1,16 +1,17 @@
 """ctypes bindings of lowbit's numerics core (include/lowbit-c/Numerics.h).
 
 The shared library liblowbit_numerics_c is looked up in the directory named
-by the environment variable LOWBIT_LIBRARY_DIR, then next to this package.
+by the environment variable LOWBIT_LIBRARY_DIR, then in the package.
 Arrays go in and come out as numpy arrays; library errors raise ValueError
 with the library's message.
 """
 
 import ctypes
-import os
 from dataclasses import dataclass
 
 import numpy as np
+
+from . import _paths
 
 _LIB_NAME = "liblowbit_numerics_c.so"
 
@@ -44,21 +45,7 @@ class _ErrorStats(ctypes.Structure):
                 ("snr_db", ctypes.c_double)]
 
 
-def _find_library():
-    candidates = []
-    env = os.environ.get("LOWBIT_LIBRARY_DIR")
-    if env:
-        candidates.append(os.path.join(env, _LIB_NAME))
-    here = os.path.dirname(os.path.abspath(__file__))
-    candidates.append(os.path.join(here, _LIB_NAME))
-    for path in candidates:
-        if os.path.exists(path):
-            return ctypes.CDLL(path)
-    raise OSError("cannot find %s (looked in: %s); set LOWBIT_LIBRARY_DIR"
-                  % (_LIB_NAME, ", ".join(candidates)))
-
-
-_lib = _find_library()
+_lib = ctypes.CDLL(_paths.library(_LIB_NAME))
 _lib.lowbit_last_error.restype = ctypes.c_char_p
 _lib.lowbit_active_isa.restype = ctypes.c_char_p
 _lib.lowbit_detected_isa.restype = ctypes.c_char_p
