@@ -51,6 +51,7 @@ void buildReferencePipeline(OpPassManager &pm) {
       "lower-affine,"
       "convert-scf-to-cf,"
       "convert-math-to-llvm,"
+      "convert-math-to-libm,"
       "convert-arith-to-llvm,"
       "convert-index-to-llvm,"
       "finalize-memref-to-llvm,"
@@ -119,6 +120,7 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
     pipeline += " enable-x86vector";
   pipeline += "},"
               "convert-math-to-llvm,"
+              "convert-math-to-libm,"
               "convert-arith-to-llvm,"
               "convert-index-to-llvm,"
               "finalize-memref-to-llvm,";
