@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up, builds lowbit-opt, and runs the bundled demo: a small MLP with a
+# Sets up, builds lowbit-opt, and runs the MLP demo: a small MLP with a
 # LoRA adapter quantized to several formats, executed, and compared with the
 # float model.
 set -euo pipefail
