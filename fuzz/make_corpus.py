@@ -178,8 +178,103 @@ def adapter_config():
     yield "bad-json", b'{"r": 8, "lora_alpha": 16,'
 
 
+# --- .npy (lowbit-run inputs) ------------------------------------------------
+
+def npy_file(header, data=b"", version=(1, 0), magic=b"\x93NUMPY"):
+    text = header.encode() if isinstance(header, str) else header
+    size_bytes = 2 if version[0] == 1 else 4
+    total = len(magic) + 2 + size_bytes + len(text) + 1
+    text += b" " * (-total % 64) + b"\n"
+    size = struct.pack("<H" if size_bytes == 2 else "<I", len(text))
+    return magic + bytes(version) + size + text + data
+
+
+def npy():
+    f4 = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"
+    yield "valid-f32", npy_file(f4, struct.pack("<6f", 1, 2, 3, 4, 5, 6))
+    yield "valid-i64-v2", npy_file(
+        "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }",
+        struct.pack("<3q", -1, 0, 7), version=(2, 0))
+    yield "valid-scalar", npy_file(
+        "{'descr': '|i1', 'fortran_order': False, 'shape': (), }", b"\x05")
+    yield "bad-magic", npy_file(f4, b"\0" * 24, magic=b"\x93NUMPX")
+    yield "bad-truncated", npy_file(f4, b"\0" * 20)
+    yield "bad-fortran", npy_file(
+        "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }",
+        b"\0" * 24)
+    yield "bad-big-endian", npy_file(
+        "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }",
+        b"\0" * 24)
+    yield "bad-object", npy_file(
+        "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", b"\0" * 8)
+    yield "bad-shape-overflow", npy_file(
+        "{'descr': '<f4', 'fortran_order': False, "
+        "'shape': (4294967296, 4294967296), }")
+    yield "bad-negative-dim", npy_file(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }")
+    yield "bad-header-length", b"\x93NUMPY\x01\x00\xff\xff{"
+
+
+# --- artifact manifests ------------------------------------------------------
+
+def manifest():
+    def j(obj):
+        return json.dumps(obj).encode()
+    entry = {"name": "forward", "symbol": "lowbit_forward",
+             "packed_symbol": "lowbit_forward_packed",
+             "args": [{"name": "x", "dtype": "f32", "shape": [2, 128]},
+                      {"name": "ids", "dtype": "i64", "shape": []}],
+             "results": [{"name": "result0", "dtype": "bf16",
+                          "shape": [2, 64]}]}
+    base = {"format": "lowbit-artifact", "version": 1, "prefix": "lowbit_",
+            "target": "cpu", "entries": [entry],
+            "weights": [{"name": "w0", "bytes": 8448, "align": 64,
+                         "type": "tensor<8448xi8>"}]}
+    yield "valid-basic", j(base)
+    yield "valid-no-weights", j(dict(base, weights=[]))
+    yield "bad-version", j(dict(base, version=2))
+    yield "bad-unknown-field", j(dict(base, extra=1))
+    yield "bad-negative-dim", j(dict(base, entries=[dict(entry, args=[
+        {"name": "x", "dtype": "f32", "shape": [-1]}])]))
+    yield "bad-dtype", j(dict(base, entries=[dict(entry, args=[
+        {"name": "x", "dtype": "f128", "shape": [1]}])]))
+    yield "bad-symbol", j(dict(base, entries=[dict(entry,
+                                                   symbol="lowbit forward")]))
+    yield "bad-align", j(dict(base, weights=[
+        {"name": "w0", "bytes": 8, "align": 48}]))
+    yield "bad-duplicate-weight", j(dict(base, weights=[
+        {"name": "w0", "bytes": 8, "align": 64}] * 2))
+    yield "bad-overflow", j(dict(base, entries=[dict(entry, args=[
+        {"name": "x", "dtype": "f64",
+         "shape": [2 ** 40, 2 ** 40]}])]))
+
+
+# --- weights files (checked against the fuzzer's fixed manifest) -------------
+
+def weights_file():
+    def wf(tensors, data, meta=None, align=64):
+        header = {"__metadata__": meta or {"format": "lowbit-weights"}}
+        header.update(tensors)
+        text = json.dumps(header, separators=(",", ":")).encode()
+        text += b" " * (-(8 + len(text)) % align)
+        return struct.pack("<Q", len(text)) + text + data
+    good = {"w0": tensor("U8", [64], 0, 64), "w1": tensor("U8", [64], 64, 128)}
+    data = bytes(range(64)) + b"\x01\x02\x03\x04\x05" + b"\0" * 59
+    yield "valid-basic", wf(good, data)
+    yield "valid-aligned-8", wf(good, data, align=8)
+    yield "bad-format", wf(good, data, meta={"format": "pt"})
+    yield "bad-padding", wf(good, data[:-1] + b"\x01")
+    yield "bad-missing", wf({"w0": good["w0"]}, data[:64])
+    yield "bad-dtype", wf({"w0": tensor("I8", [64], 0, 64),
+                           "w1": good["w1"]}, data)
+    yield "bad-size", wf({"w0": tensor("U8", [32], 0, 32),
+                          "w1": tensor("U8", [64], 32, 96)}, data[:96])
+    yield "bad-extra", wf(dict(good, x=tensor("U8", [0], 128, 128)), data)
+
+
 TARGETS = {"safetensors": safetensors, "shard_index": shard_index,
-           "gguf": gguf_files, "adapter_config": adapter_config}
+           "gguf": gguf_files, "adapter_config": adapter_config, "npy": npy,
+           "manifest": manifest, "weights_file": weights_file}
 
 
 def main():

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the ModelIO fuzzers with clang (build-fuzz/, LOWBIT_BUILD_FUZZERS=ON)
+# Builds the file-reader fuzzers (ModelIO and the runtime) with clang (build-fuzz/, LOWBIT_BUILD_FUZZERS=ON)
 # and runs each one for SECONDS (default 60) from the seed corpus in
 # fuzz/corpus/<target>/. New inputs collect in build-fuzz/fuzz-work/<target>
 # (not in the committed corpus); a crash leaves its input in
@@ -23,7 +23,8 @@ ninja -C "$build" -j"${JOBS:-2}" lowbit-fuzzers
 
 status=0
 mkdir -p "$build/fuzz-artifacts"
-for target in safetensors shard_index gguf adapter_config; do
+for target in safetensors shard_index gguf adapter_config npy manifest \
+    weights_file; do
   work=$build/fuzz-work/$target
   mkdir -p "$work"
   echo "== lowbit-fuzz-$target: $seconds s"

@@ -1,0 +1,8 @@
+//===- weights_file_fuzzer.cpp - libFuzzer entry point ----------------------------===//
+
+#include "FuzzTargets.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  lowbit::fuzz::fuzzWeightsFile(data, size);
+  return 0;
+}
