@@ -184,8 +184,15 @@ llvm::Error emitCode(llvm::Module &module, llvm::TargetMachine &machine,
   return llvm::Error::success();
 }
 
+bool usesOpenMP(const llvm::Module &module) {
+  for (const llvm::Function &f : module)
+    if (f.isDeclaration() && f.getName().starts_with("__kmpc_"))
+      return true;
+  return false;
+}
+
 llvm::Error linkSharedLibrary(llvm::StringRef objectPath,
-                              llvm::StringRef libraryPath) {
+                              llvm::StringRef libraryPath, bool openMP) {
   llvm::ErrorOr<std::string> cc = llvm::sys::findProgramByName("cc");
   if (!cc)
     return error("linking a shared library needs the C compiler driver 'cc' "
@@ -193,6 +200,9 @@ llvm::Error linkSharedLibrary(llvm::StringRef objectPath,
                  "yourself instead");
   llvm::SmallVector<llvm::StringRef> args = {*cc, "-shared", "-o", libraryPath,
                                              objectPath};
+  // The library then loads LLVM's OpenMP runtime itself.
+  if (openMP)
+    args.push_back("-lomp");
   std::string message;
   int rc =
       llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0, &message);

@@ -46,12 +46,14 @@ def import_model(model, output, seq_len, batch=1, adapter=None,
 
 
 def compile(source, output, preset=None, quantize=None, pipeline_options=None,
-            header=None, weights=None, extra_args=()):
+            header=None, weights=None, threads=None, extra_args=()):
     """Compiles an MLIR file to a shared library (and its weights file).
 
     preset: "nf4-dq-bf16", "nf4", "int4-g128", "int4-g32" or "int8";
     quantize: lowbit-quantize-pipeline options instead; neither keeps the
-    weights in float. Returns the library's path."""
+    weights in float. threads: run kernels on OpenMP threads (0: all
+    cores; lowbit.set_num_threads changes it at run time). Returns the
+    library's path."""
     args = ["--target=cpu", source, "-o", output]
     if preset:
         args.append("--preset=%s" % preset)
@@ -63,6 +65,8 @@ def compile(source, output, preset=None, quantize=None, pipeline_options=None,
         args += ["--emit-header", header]
     if weights:
         args.append("--weights=%s" % weights)
+    if threads is not None:
+        args.append("--num-threads=%d" % threads)
     args += list(extra_args)
     _run("lowbit-compile", args)
     return os.fspath(output)

@@ -71,6 +71,12 @@ static cl::opt<std::string>
              cl::desc("Run lowbit-quantize-pipeline first with these "
                       "options, e.g. \"format=nf4 block-size=64\""),
              cl::init(""), cl::cat(category));
+static cl::opt<int> threads(
+    "num-threads",
+    cl::desc("Run the kernels on threads: N threads, 0 = OpenMP's default "
+             "(OMP_NUM_THREADS or all cores); the code then needs libomp. "
+             "Default: single-threaded, no runtime dependency"),
+    cl::init(-1), cl::cat(category));
 static cl::opt<std::string> preset(
     "preset",
     cl::desc("A named quantization (instead of --quantize): nf4-dq-bf16 "
@@ -211,6 +217,10 @@ int main(int argc, char **argv) {
       return fail("unknown --preset=" + preset +
                   "; expected nf4-dq-bf16, nf4, int4-g128, int4-g32 or int8");
   }
+  if (threads < -1)
+    return fail("--num-threads=" + Twine(threads.getValue()) +
+                " is negative; give a thread count, or 0 for OpenMP's "
+                "default");
   if (weightsMode != "auto" && weightsMode != "inline" &&
       weightsMode != "external")
     return fail("unknown --weights=" + weightsMode +
@@ -299,6 +309,13 @@ int main(int argc, char **argv) {
                                        : 0;
   lowering.pipeline = pipeline;
   lowering.pipelineOptions = pipelineOptions;
+  if (threads >= 0) {
+    if (compiler::resolvePipeline(pipeline) != "cpu")
+      return fail("--num-threads needs the cpu pipeline");
+    lowering.pipelineOptions += (lowering.pipelineOptions.empty() ? "" : " ") +
+                                std::string("parallel=true threads=") +
+                                std::to_string(threads);
+  }
   lowering.configurePassManager = [](mlir::PassManager &pm) {
     return mlir::applyPassManagerCLOptions(pm);
   };
@@ -350,7 +367,8 @@ int main(int argc, char **argv) {
       }
       // cc writes the library itself; close our handle on it first.
       output->os().close();
-      if (Error err = compiler::linkSharedLibrary(objectPath, outputFilename))
+      if (Error err = compiler::linkSharedLibrary(
+              objectPath, outputFilename, compiler::usesOpenMP(**llvmModule)))
         return fail(toString(std::move(err)));
     } else {
       if (Error err = compiler::emitCode(**llvmModule, **machine, output->os(),

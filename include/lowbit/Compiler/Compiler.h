@@ -193,10 +193,13 @@ llvm::Error optimize(llvm::Module &module, llvm::TargetMachine &machine,
 llvm::Error emitCode(llvm::Module &module, llvm::TargetMachine &machine,
                      llvm::raw_pwrite_stream &os, bool assembly);
 
+/// True when the code calls LLVM's OpenMP runtime (parallel kernels).
+bool usesOpenMP(const llvm::Module &module);
+
 /// Links an object file into a shared library with the system C compiler
-/// driver (`cc`, found on PATH at run time).
+/// driver (`cc`, found on PATH at run time), against libomp when `openMP`.
 llvm::Error linkSharedLibrary(llvm::StringRef objectPath,
-                              llvm::StringRef libraryPath);
+                              llvm::StringRef libraryPath, bool openMP);
 
 } // namespace compiler
 } // namespace lowbit

@@ -13,7 +13,8 @@ file, called through the raw artifact ABI (docs/Runtime.md):
 - once bound, the float build computes x·Wᵀ + b, and the int8 (per-channel)
   and NF4 + double-quant builds compute it with the weights the numerics
   core dequantizes;
-- --weights=inline keeps everything in the code (no weights to bind).
+- --weights=inline keeps everything in the code (no weights to bind);
+- --num-threads=2 links the library against libomp and computes the same.
 """
 
 import ctypes
@@ -52,6 +53,8 @@ BUILDS = {
     "int8": (["--preset=int8"], nx.Scheme("i8", 0, "f32")),
     "nf4-dq": (["--preset=nf4-dq-bf16"],
                nx.Scheme("nf4", 64, "f16", "none", "dyn8", 256)),
+    "int8-threads": (["--preset=int8", "--num-threads=2"],
+                     nx.Scheme("i8", 0, "f32")),
 }
 
 
@@ -113,6 +116,9 @@ def main():
         run(compiler, os.path.join(work, "model.mlir"), "-o", library,
             "--external-min-bytes=256", *flags)
         weights_path = os.path.join(work, f"{name}.weights.safetensors")
+        needed = run("llvm-readelf", "-d", library).stdout
+        check(("libomp" in needed) == ("--num-threads=2" in flags),
+              f"{name}: needs libomp exactly when threaded")
         artifact = Artifact(library)
         manifest = artifact.manifest
         entry = manifest["entries"][0]
