@@ -5,7 +5,9 @@ attention with rotary embeddings and the causal mask, single-file and
 sharded checkpoints, tied embeddings, f16 and bf16 weights, a LoRA adapter
 (inline and external weights), through the reference and CPU pipelines.
 With the adapter quantized and fused (lowbit-quantize-pipeline), the
-logits stay close to the float model's.
+logits stay close to the float model's. An f16 checkpoint (alone and with an
+f16 adapter) quantized to int8 per channel computes the reference's logits
+on the weights quantized and dequantized in numpy.
 """
 
 import os
@@ -24,6 +26,18 @@ import variants  # noqa: E402
 from import_run import execute, import_model, opt, rel  # noqa: E402
 
 TOL = 1e-4
+
+
+def int8_per_channel(w):
+    """W quantized and dequantized as lowbit-quantize-weights' int8
+    per-channel scheme with f16 scales does (docs/Formats.md section 4)."""
+    w = np.asarray(w, np.float32)
+    s = np.max(np.abs(w), axis=1, keepdims=True) / np.float32(127)
+    s[s < np.float32(2.0 ** -126)] = 0
+    s = s.astype(np.float16).astype(np.float32)
+    safe = np.where(s > 0, s, np.float32(1))
+    q = np.where(s > 0, np.clip(np.rint(w / safe), -127, 127), 0)
+    return (q * s).astype(np.float32)
 
 
 def main():
@@ -101,6 +115,42 @@ def main():
     failures += not ok
     print(f"{'ok  ' if ok else 'FAIL'} int8 + fused LoRA: "
           f"{quantized.count('lora(')} adapters fused, relative error {err:.2e}")
+
+    # An f16 checkpoint, and one with an f16 adapter: the weights reach the
+    # matmuls through arith.extf and are quantized from their f16 values;
+    # the adapter's factors stay f16 in the fused qmatmuls.
+    lora16 = path("lora-f16")
+    variants.dtype(lora, lora16, "f16")
+    os.replace(os.path.join(lora16, "model.safetensors"),
+               os.path.join(lora16, "adapter_model.safetensors"))
+    w16 = ref.load_safetensors(path("f16"))
+    dequantized = {k: int8_per_channel(v)
+                   if k.endswith("_proj.weight") or k == "lm_head.weight"
+                   else v for k, v in w16.items()}
+    merged16 = ref.apply_lora(
+        dequantized, ref.load_safetensors(lora16),
+        ref.load_config(os.path.join(lora16, "adapter_config.json")))
+    for name, flags, weights, adapters in [
+            ("f16 weights, int8", [], dequantized, 0),
+            ("f16 weights and adapter, int8, fused LoRA",
+             ["--adapter=" + lora16], merged16, 14)]:
+        module = import_model(path("f16"), f"--seq-len={S}", f"--batch={B}",
+                              *flags)
+        quantized = opt(module, "--lowbit-load-weights",
+                        "--lowbit-quantize-pipeline=format=int8 per-channel")
+        got = execute(quantized, [tokens], (B, S, vocab),
+                      "--lowbit-cpu-pipeline")
+        err = rel(got, ref.llama_forward(weights, cfg, tokens))
+        qmatmuls = sum("lowbit.qmatmul" in line and
+                       "xf16, #lowbit.scheme<i8, per_channel" in line
+                       for line in quantized.splitlines())
+        ok = (err <= TOL and qmatmuls == 15 and
+              quantized.count("lora(") == adapters and
+              "linalg.matmul" not in quantized)
+        failures += not ok
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: {qmatmuls} f16 qmatmuls, "
+              f"{quantized.count('lora(')} adapters fused, "
+              f"relative error {err:.2e}")
     return failures
 
 

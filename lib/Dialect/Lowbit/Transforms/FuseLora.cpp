@@ -42,6 +42,31 @@ static Value scaleTensor(PatternRewriter &rewriter, Location loc, Value b,
   return arith::MulFOp::create(rewriter, loc, b, c);
 }
 
+/// The factor a LoRA matmul reads, as stored: a factor widened from f16 or
+/// bf16 (lowbit-import's 16-bit adapters) enters the qmatmul unwidened, since
+/// qmatmul converts its operands to f32 exactly as the extension did.
+static Value getStoredFactor(Value factor) {
+  Value stored = lookThroughFloatExtension(factor);
+  if (isa<Float32Type, Float16Type, BFloat16Type>(getElementTypeOrSelf(stored)))
+    return stored;
+  return factor;
+}
+
+/// True when `v`'s elements are of type `elt` or of a narrower float type.
+static bool canWidenTo(Value v, Type elt) {
+  auto from = cast<FloatType>(getElementTypeOrSelf(v));
+  return from == elt || from.getWidth() < cast<FloatType>(elt).getWidth();
+}
+
+/// `v` with its elements widened to `elt` (`canWidenTo`).
+static Value widenTo(PatternRewriter &rewriter, Location loc, Value v,
+                     Type elt) {
+  auto type = cast<RankedTensorType>(v.getType());
+  if (type.getElementType() == elt)
+    return v;
+  return arith::ExtFOp::create(rewriter, loc, type.clone(elt), v);
+}
+
 /// Folds the branch on one side of an add into the qmatmul on the other.
 static LogicalResult fuseLoraAdd(Operation *add, Value lhs, Value rhs,
                                  PatternRewriter &rewriter, int64_t &count) {
@@ -57,29 +82,38 @@ static LogicalResult fuseLoraAdd(Operation *add, Value lhs, Value rhs,
     int64_t n = wType.getShape()[0], k = wType.getShape()[1];
     if (lora->down.k != k || lora->up.n != n)
       return rewriter.notifyMatchFailure(add, "LoRA shapes do not match W");
-    if (qmm.hasLora() && (getElementTypeOrSelf(qmm.getLoraA()) !=
-                              getElementTypeOrSelf(lora->down.weight) ||
-                          getElementTypeOrSelf(qmm.getLoraB()) !=
-                              getElementTypeOrSelf(lora->up.weight)))
+    // Both matmuls compute in the type of x.
+    Type branchType = getElementTypeOrSelf(lora->down.weight);
+    if (qmm.hasLora() && (!canWidenTo(qmm.getLoraA(), branchType) ||
+                          !canWidenTo(qmm.getLoraB(), branchType)))
       return rewriter.notifyMatchFailure(add, "adapter element types differ");
 
     Location loc = add->getLoc();
-    Value a =
-        getWeightAsNK(rewriter, loc, lora->down.weight, lora->down.weightIsNK);
-    Value b =
-        getWeightAsNK(rewriter, loc, lora->up.weight, lora->up.weightIsNK);
     FloatAttr scaleAttr;
+    Value a, b;
     if (qmm.hasLora()) {
-      // Another adapter: stack along r, with each scale folded into its B.
-      a = tensor::ConcatOp::create(rewriter, loc, /*dim=*/0,
-                                   ValueRange{qmm.getLoraA(), a});
-      Value oldB =
-          scaleTensor(rewriter, loc, qmm.getLoraB(), qmm.getLoraScaleValue());
+      // Another adapter: stack along r, with each scale folded into its B, in
+      // the type the branches compute in (factors that an earlier fusion kept
+      // in 16 bits are widened back, so that the scales do not round).
+      a = getWeightAsNK(rewriter, loc, lora->down.weight,
+                        lora->down.weightIsNK);
+      b = getWeightAsNK(rewriter, loc, lora->up.weight, lora->up.weightIsNK);
+      a = tensor::ConcatOp::create(
+          rewriter, loc, /*dim=*/0,
+          ValueRange{widenTo(rewriter, loc, qmm.getLoraA(), branchType), a});
+      Value oldB = scaleTensor(
+          rewriter, loc, widenTo(rewriter, loc, qmm.getLoraB(), branchType),
+          qmm.getLoraScaleValue());
       b = tensor::ConcatOp::create(
           rewriter, loc, /*dim=*/1,
           ValueRange{oldB, scaleTensor(rewriter, loc, b, lora->scale)});
-    } else if (lora->scale != 1.0) {
-      scaleAttr = rewriter.getF32FloatAttr(float(lora->scale));
+    } else {
+      a = getWeightAsNK(rewriter, loc, getStoredFactor(lora->down.weight),
+                        lora->down.weightIsNK);
+      b = getWeightAsNK(rewriter, loc, getStoredFactor(lora->up.weight),
+                        lora->up.weightIsNK);
+      if (lora->scale != 1.0)
+        scaleAttr = rewriter.getF32FloatAttr(float(lora->scale));
     }
     rewriter.replaceOpWithNewOp<QMatmulOp>(add, qmm.getType(), qmm.getInput(),
                                            qmm.getWeight(), qmm.getBias(), a, b,

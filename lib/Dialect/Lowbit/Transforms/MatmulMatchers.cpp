@@ -117,6 +117,37 @@ mlir::lowbit::matchMatmulWithWeight(linalg::LinalgOp op) {
   return matchWithWeightAt(op, 0, dims->m, dims->k.front());
 }
 
+Value mlir::lowbit::getFloatExtensionInput(Value v) {
+  if (!isa<RankedTensorType>(v.getType()))
+    return Value();
+  if (auto ext = v.getDefiningOp<arith::ExtFOp>())
+    return ext.getIn();
+  auto op = v.getDefiningOp<linalg::LinalgOp>();
+  if (!op || !op.hasPureTensorSemantics() || op.getNumDpsInputs() != 1 ||
+      op.getNumDpsInits() != 1 || op->getNumResults() != 1 ||
+      op.getNumLoops() != op.getNumParallelLoops() ||
+      !llvm::all_of(op.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }))
+    return Value();
+  Block *body = op.getBlock();
+  if (!llvm::hasSingleElement(body->without_terminator()))
+    return Value();
+  auto yield = dyn_cast<linalg::YieldOp>(body->getTerminator());
+  if (!yield || yield->getNumOperands() != 1)
+    return Value();
+  auto ext = yield.getOperand(0).getDefiningOp<arith::ExtFOp>();
+  auto arg = ext ? dyn_cast<BlockArgument>(ext.getIn()) : BlockArgument();
+  if (!arg || arg.getOwner() != body || arg.getArgNumber() != 0)
+    return Value();
+  return op.getDpsInputOperand(0)->get();
+}
+
+Value mlir::lowbit::lookThroughFloatExtension(Value v) {
+  while (Value input = getFloatExtensionInput(v))
+    v = input;
+  return v;
+}
+
 bool mlir::lowbit::isZeroTensor(Value v) {
   if (matchPattern(v, m_AnyZeroFloat()))
     return true;

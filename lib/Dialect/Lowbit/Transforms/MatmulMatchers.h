@@ -51,6 +51,18 @@ struct MatmulMatch {
 /// N and K must be static.
 std::optional<MatmulMatch> matchMatmulWithWeight(linalg::LinalgOp op);
 
+/// When `v` widens a float tensor elementwise to a wider float type, that
+/// narrower tensor: `v` is an `arith.extf` on tensors, or the result of a
+/// linalg op on tensors (`linalg.generic`, `linalg.map`, ...) with one input,
+/// identity maps and only parallel loops whose body yields `arith.extf` of
+/// the input element. Otherwise null.
+Value getFloatExtensionInput(Value v);
+
+/// `v` with float extensions (`getFloatExtensionInput`) looked through: the
+/// tensor it was widened from, or `v` itself. The extension is exact, so
+/// the result holds the same values in its own (narrower) type.
+Value lookThroughFloatExtension(Value v);
+
 /// True when `v` is known to be all zeros: a zero splat constant or a
 /// `linalg.fill` of a zero constant.
 bool isZeroTensor(Value v);

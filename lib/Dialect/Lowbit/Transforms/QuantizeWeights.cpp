@@ -38,9 +38,12 @@ namespace nx = ::lowbit::numerics;
 
 namespace {
 
-/// y[..., n] = init + sum_k x[..., k] * W(n, k), W a float constant.
+/// y[..., n] = init + sum_k x[..., k] * W(n, k), W a float constant, possibly
+/// widened to the matmul's element type on the way.
 struct ConstantWeightMatmul {
   MatmulMatch matmul;
+  /// The constant as stored, before any widening: f16/bf16 checkpoints are
+  /// quantized from their 16-bit values (which widen to f32 exactly).
   ElementsAttr weight;
 };
 
@@ -48,7 +51,8 @@ static std::optional<ConstantWeightMatmul>
 matchConstantWeightMatmul(linalg::LinalgOp op) {
   std::optional<MatmulMatch> matmul = matchMatmulWithWeight(op);
   ElementsAttr weight;
-  if (!matmul || !matchPattern(matmul->weight, m_Constant(&weight)))
+  if (!matmul || !matchPattern(lookThroughFloatExtension(matmul->weight),
+                               m_Constant(&weight)))
     return std::nullopt;
   return ConstantWeightMatmul{*matmul, weight};
 }
@@ -124,6 +128,12 @@ private:
       return skipWith(op, "its constant is not a readable f32, f16 or bf16 "
                           "tensor");
     }
+    // A constant widened to another type (say f16 to f64) must still give a
+    // qmatmul on f32, f16 or bf16 tensors.
+    Type computeType = getElementTypeOrSelf(match.matmul.input);
+    if (!isa<Float32Type, Float16Type, BFloat16Type>(computeType))
+      return skipWith(op, "the matmul computes in a type other than f32, f16 "
+                          "or bf16");
     int64_t rows = constant->shape[0], cols = constant->shape[1];
     bool storedKN = !match.matmul.weightIsNK;
     int64_t n = storedKN ? cols : rows;
@@ -156,8 +166,9 @@ private:
       state.errorSum += relativeError(
           numericsScheme, weightNK, constant->elementType, packed, n, k, qopts);
 
-    auto elementType = cast<FloatType>(
-        cast<ShapedType>(match.weight.getType()).getElementType());
+    // The quantized tensor stands for the weight as stored (f16 for an f16
+    // checkpoint); qmatmul converts it to f32 like the extension did.
+    auto elementType = cast<FloatType>(match.weight.getElementType());
     auto qtype =
         QTensorType::get(op->getContext(), {n, k}, elementType, state.scheme);
     rewriter.setInsertionPoint(op);
