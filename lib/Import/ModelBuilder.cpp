@@ -1,6 +1,7 @@
 //===- ModelBuilder.cpp - Weights, linear layers and LoRA adapters --------===//
 
 #include "ModelBuilder.h"
+#include "QuantizedWeight.h"
 
 #include "lowbit/Dialect/Lowbit/IR/LowbitOps.h"
 
@@ -157,16 +158,51 @@ Value ModelBuilder::emitWeight(const SourceTensor &t,
                                         b.getStringAttr(t.file));
 }
 
-static std::string dtypeProblem(const SourceTensor &t) {
-  if (t.dtypeName == "Q4_0" || t.dtypeName == "Q4_1" || t.dtypeName == "Q8_0" ||
-      t.dtypeName.find("_K") != std::string::npos ||
-      t.dtypeName.rfind("Q", 0) == 0 || t.dtypeName.rfind("IQ", 0) == 0 ||
-      t.dtypeName.rfind("ggml type", 0) == 0)
+static std::string dtypeProblem(const SourceTensor &t, bool gguf) {
+  if (gguf)
     return "has GGML type " + t.dtypeName +
            ": not supported yet: " + t.dtypeName +
-           " (lowbit-import reads F32 and F16 GGUF tensors)";
+           " (lowbit-import reads F32, F16, Q8_0, Q4_0, Q4_1 and Q4_K GGUF "
+           "tensors)";
   return "has dtype " + t.dtypeName +
          "; lowbit-import reads F32, F16 and BF16 tensors";
+}
+
+const SourceTensor *ModelBuilder::checkedTensor(const std::string &name,
+                                                ArrayRef<int64_t> expected,
+                                                const std::string &why) {
+  const SourceTensor *t = src.find(name);
+  if (!t) {
+    fail(src.describe() + ": tensor '" + name + "' is missing");
+    return nullptr;
+  }
+  if (t->kind == FloatKind::Unsupported && !t->quant) {
+    fail(t->file + ": tensor '" + name + "' " +
+         dtypeProblem(*t, src.gguf() != nullptr));
+    return nullptr;
+  }
+  if (t->shape != std::vector<int64_t>(expected.begin(), expected.end())) {
+    fail(t->file + ": tensor '" + name + "' has shape " +
+         shapeString(t->shape) + ", expected " + shapeString(expected) +
+         (why.empty() ? "" : " (" + why + ")"));
+    return nullptr;
+  }
+  return t;
+}
+
+void ModelBuilder::countUse(const SourceTensor &t) {
+  if (!used.insert(t.name).second)
+    return;
+  summary.parameters += t.elements();
+  summary.tensors += 1;
+  summary.bytesPerDType[t.dtypeName] += t.bytes.size;
+}
+
+/// The shape of a tensor or qtensor value.
+static SmallVector<int64_t> shapeOfValue(Value v) {
+  if (auto q = dyn_cast<mlir::lowbit::QTensorType>(v.getType()))
+    return SmallVector<int64_t>(q.getShape());
+  return Graph::shapeOf(v);
 }
 
 Value ModelBuilder::weight(const std::string &name, ArrayRef<int64_t> expected,
@@ -179,28 +215,60 @@ Value ModelBuilder::weight(const std::string &name, ArrayRef<int64_t> expected,
            shapeString(expected));
     return it->second;
   }
-  const SourceTensor *t = src.find(name);
-  if (!t) {
-    fail(src.describe() + ": tensor '" + name + "' is missing");
+  const SourceTensor *t = checkedTensor(name, expected, why);
+  if (!t)
     return placeholder(expected);
+  Value v;
+  if (t->quant) {
+    // Used as a float tensor (an embedding table): its exact f32 values.
+    Value q = quantizedWeight(name, expected, why);
+    if (!q)
+      return placeholder(expected);
+    v = mlir::lowbit::DequantizeOp::create(g.builder(), g.location(),
+                                           g.tensorType(expected), q);
+  } else {
+    v = emitWeight(*t, name);
+    countUse(*t);
   }
-  if (t->kind == FloatKind::Unsupported) {
-    fail(t->file + ": tensor '" + name + "' " + dtypeProblem(*t));
-    return placeholder(expected);
-  }
-  if (t->shape != std::vector<int64_t>(expected.begin(), expected.end())) {
-    fail(t->file + ": tensor '" + name + "' has shape " +
-         shapeString(t->shape) + ", expected " + shapeString(expected) +
-         (why.empty() ? "" : " (" + why + ")"));
-    return placeholder(expected);
-  }
-  Value v = emitWeight(*t, name);
   cache[name] = v;
-  used.insert(name);
-  summary.parameters += t->elements();
-  summary.tensors += 1;
-  summary.bytesPerDType[t->dtypeName] += t->bytes.size;
   return v;
+}
+
+bool ModelBuilder::isQuantized(const std::string &name) const {
+  const SourceTensor *t = src.find(name);
+  return t && t->quant;
+}
+
+Value ModelBuilder::quantizedWeight(const std::string &name,
+                                    ArrayRef<int64_t> expected,
+                                    const std::string &why) {
+  auto it = quantCache.find(name);
+  if (it != quantCache.end()) {
+    SmallVector<int64_t> shape = shapeOfValue(it->second);
+    if (shape != SmallVector<int64_t>(expected)) {
+      fail(src.describe() + ": tensor '" + name + "' is used with shapes " +
+           shapeString(shape) + " and " + shapeString(expected));
+      return Value();
+    }
+    return it->second;
+  }
+  const SourceTensor *t = checkedTensor(name, expected, why);
+  if (!t)
+    return Value();
+  if (!t->quant) {
+    fail(t->file + ": tensor '" + name + "' has type " + t->dtypeName +
+         ", expected a quantized GGUF type");
+    return Value();
+  }
+  Result<Value> w = emitQuantizedWeight(g.builder(), g.location(), *t,
+                                        options.inlineWeights, name);
+  if (!w) {
+    fail(w.message());
+    return Value();
+  }
+  quantCache[name] = *w;
+  countUse(*t);
+  return *w;
 }
 
 Value ModelBuilder::optionalWeight(const std::string &name,
@@ -258,7 +326,8 @@ Value ModelBuilder::adapterFactor(const SourceTensor *t,
   if (it != adapterCache.end())
     return it->second;
   if (t->kind == FloatKind::Unsupported) {
-    fail(t->file + ": tensor '" + t->name + "' " + dtypeProblem(*t));
+    fail(t->file + ": tensor '" + t->name + "' " +
+         dtypeProblem(*t, /*gguf=*/false));
     return placeholder(expected);
   }
   if (t->shape != std::vector<int64_t>(expected.begin(), expected.end())) {
@@ -281,10 +350,23 @@ Value ModelBuilder::linear(Value x, const std::string &module, int64_t out,
   std::string wName = weightName.empty() ? module + ".weight" : weightName;
   std::string bName = biasName.empty() ? module + ".bias" : biasName;
   std::string from = sizesFrom.empty() ? "" : ", sizes from " + sizesFrom;
-  Value w = weight(wName, {out, in}, "a linear layer's [out, in]" + from);
+  std::string why = "a linear layer's [out, in]" + from;
+  bool quantized = isQuantized(wName);
+  Value w = quantized ? quantizedWeight(wName, {out, in}, why)
+                      : weight(wName, {out, in}, why);
   Value bias =
       optionalWeight(bName, {out}, "a linear layer's bias [out]" + from);
-  Value y = g.matmulTransposeB(x, g.toF32(w));
+  int64_t rows = Graph::shapeOf(x)[0];
+  Value y;
+  if (!w)
+    y = placeholder({rows, out});
+  else if (quantized)
+    // The GGUF blocks as they are: x·Wᵀ with W decoded on the fly.
+    y = mlir::lowbit::QMatmulOp::create(g.builder(), g.location(),
+                                        g.tensorType({rows, out}), x, w,
+                                        Value(), Value(), Value(), FloatAttr());
+  else
+    y = g.matmulTransposeB(x, g.toF32(w));
   // Names the layer for lowbit-quantize-weights' `skip` option.
   y.getDefiningOp()->setAttr("lowbit.name", g.builder().getStringAttr(module));
   linearModules.push_back(module);

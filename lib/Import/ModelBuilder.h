@@ -1,5 +1,4 @@
-//===- ModelBuilder.h - Weights, linear layers and LoRA adapters -*- C++
-//-*-===//
+//===- ModelBuilder.h - Weights, linear layers, LoRA adapters ---*- C++ -*-===//
 //
 // What the architecture builders share: references to checkpoint tensors
 // (`lowbit.weight external` or inline constants) with dtype and shape checks,
@@ -68,9 +67,20 @@ public:
   bool has(const std::string &name) const { return src.find(name); }
   /// The tensor `name`, which must be a float tensor of shape `expected`;
   /// `why` says where the expected shape comes from (for messages). Its
-  /// element type is the stored one. The same name gives the same value.
+  /// element type is the stored one. A quantized GGUF tensor (an embedding
+  /// table) gives the `lowbit.dequantize` of its qtensor weight, in f32.
+  /// The same name gives the same value.
   Value weight(const std::string &name, llvm::ArrayRef<int64_t> expected,
                const std::string &why = "");
+  /// Whether `name` is a GGUF tensor in blocks lowbit imports losslessly
+  /// (Q4_0, Q4_1, Q8_0, Q4_K).
+  bool isQuantized(const std::string &name) const;
+  /// The quantized tensor `name` (see isQuantized) of shape `expected` as a
+  /// `!lowbit.qtensor` weight; null after an error. The same name gives the
+  /// same value.
+  Value quantizedWeight(const std::string &name,
+                        llvm::ArrayRef<int64_t> expected,
+                        const std::string &why = "");
   /// The tensor `name` when present, else null.
   Value optionalWeight(const std::string &name,
                        llvm::ArrayRef<int64_t> expected,
@@ -79,7 +89,8 @@ public:
   /// y = x·Wᵀ (+ LoRA) (+ b) for the linear layer `module` (tensors
   /// "<module>.weight" [out, in] and optionally "<module>.bias" [out]);
   /// x is [T, in] f32, y [T, out] f32. `weightName` overrides the weight's
-  /// tensor name (tied embeddings, GGUF).
+  /// tensor name (tied embeddings, GGUF). A quantized weight is multiplied
+  /// by a `lowbit.qmatmul` instead of the `linalg.matmul`.
   Value linear(Value x, const std::string &module, int64_t out, int64_t in,
                const std::string &weightName = "",
                const std::string &biasName = "");
@@ -93,6 +104,13 @@ public:
 
 private:
   Value emitWeight(const SourceTensor &t, const std::string &blobName);
+  /// The tensor `name` when it exists, has an importable type and the shape
+  /// `expected`; null after reporting the problem.
+  const SourceTensor *checkedTensor(const std::string &name,
+                                    llvm::ArrayRef<int64_t> expected,
+                                    const std::string &why);
+  /// Counts a model tensor in the summary, once.
+  void countUse(const SourceTensor &t);
   Value placeholder(llvm::ArrayRef<int64_t> shape);
   Adapter::Module *findAdapterModule(const std::string &module,
                                      std::string &adapterName);
@@ -108,6 +126,7 @@ private:
   std::string firstError;
   std::string sizesFrom;
   std::map<std::string, Value> cache;        // model tensors by name
+  std::map<std::string, Value> quantCache;   // their qtensor weights
   std::map<std::string, Value> adapterCache; // adapter tensors by name
   std::set<std::string> used;
   std::vector<std::string> linearModules;

@@ -147,14 +147,21 @@ TensorSource::openGguf(const std::string &path) {
                              "' has a dimension that does not fit in int64");
       t.shape.push_back(int64_t(*it));
     }
-    if (t.kind != FloatKind::Unsupported) {
+    for (numerics::GgufType q :
+         {numerics::GgufType::Q4_0, numerics::GgufType::Q4_1,
+          numerics::GgufType::Q8_0, numerics::GgufType::Q4_K})
+      if (info.type == numerics::ggufTypeId(q))
+        t.quant = q;
+    if (t.kind != FloatKind::Unsupported || t.quant) {
       // Types the reader has no layout for stay unsupported; they are
       // reported by name when the model uses them.
       Result<ByteSpan> bytes = src->ggufFile->tensorBytes(info);
-      if (bytes)
+      if (bytes) {
         t.bytes = *bytes;
-      else
+      } else {
         t.kind = FloatKind::Unsupported;
+        t.quant.reset();
+      }
     }
     src->byName.emplace(t.name, std::move(t));
   }

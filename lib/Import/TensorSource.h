@@ -12,10 +12,12 @@
 
 #include "lowbit/ModelIO/Gguf.h"
 #include "lowbit/ModelIO/Safetensors.h"
+#include "lowbit/Numerics/Interchange.h"
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,9 @@ struct SourceTensor {
   /// The stored type's name ("F32", "I64", "Q4_K", ...).
   std::string dtypeName;
   FloatKind kind = FloatKind::Unsupported;
+  /// For a GGUF tensor in blocks the numerics core converts losslessly
+  /// (Q4_0, Q4_1, Q8_0, Q4_K): that type; `bytes` holds the blocks.
+  std::optional<numerics::GgufType> quant;
   /// Row-major shape (for GGUF: ne reversed, so [out, in] for a matrix).
   std::vector<int64_t> shape;
   /// The stored bytes (empty when the type has no importable layout).

@@ -4,7 +4,14 @@ convert_hf_to_gguf.py lays it out: llama.* metadata, token_embd / blk.N.* /
 output_norm / output tensors, and the rows of attn_q and attn_k permuted so
 that rotary pairs are adjacent.
 
-  make_gguf.py HF_DIR OUT.gguf [--dtype f32|f16|q8_0] [--arch llama]
+  make_gguf.py HF_DIR OUT.gguf [--dtype f32|f16|q8_0|q4_0|q4_1|q4_k|q5_0]
+               [--arch llama]
+
+--dtype applies to the matrices (token_embd, the projections, output); the
+norm vectors stay F32, as llama.cpp keeps them. Q8_0, Q4_0, Q4_1 and Q5_0
+blocks come from the gguf package's quantizer (llama.cpp's reference
+quantizer); the gguf package has none for Q4_K, so its blocks come from
+lowbit's numerics core.
 """
 
 import argparse
@@ -20,6 +27,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import reference as ref
 
 
+BLOCK_TYPES = {
+    "q8_0": gguf.GGMLQuantizationType.Q8_0,
+    "q4_0": gguf.GGMLQuantizationType.Q4_0,
+    "q4_1": gguf.GGMLQuantizationType.Q4_1,
+    "q4_k": gguf.GGMLQuantizationType.Q4_K,
+    "q5_0": gguf.GGMLQuantizationType.Q5_0,
+}
+
+
 def permute(w, heads):
     """convert_hf_to_gguf.py's LlamaModel.permute."""
     return (w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:])
@@ -30,7 +46,8 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("hf_dir")
     p.add_argument("out")
-    p.add_argument("--dtype", default="f32", choices=["f32", "f16", "q8_0"])
+    p.add_argument("--dtype", default="f32",
+                   choices=["f32", "f16"] + list(BLOCK_TYPES))
     p.add_argument("--arch", default="llama")
     args = p.parse_args()
 
@@ -56,10 +73,14 @@ def main():
         array = np.ascontiguousarray(array, dtype=np.float32)
         if matrix and args.dtype == "f16":
             array = array.astype(np.float16)
-        if matrix and args.dtype == "q8_0":
-            q = gguf.quants.quantize(array, gguf.GGMLQuantizationType.Q8_0)
-            out.add_tensor(name, q, raw_shape=q.shape,
-                           raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+        if matrix and args.dtype in BLOCK_TYPES:
+            qtype = BLOCK_TYPES[args.dtype]
+            if qtype == gguf.GGMLQuantizationType.Q4_K:
+                import lowbit.numerics as nx
+                q = nx.gguf_quantize(array, "q4_k")
+            else:
+                q = gguf.quants.quantize(array, qtype)
+            out.add_tensor(name, q, raw_shape=q.shape, raw_dtype=qtype)
             return
         out.add_tensor(name, array)
 

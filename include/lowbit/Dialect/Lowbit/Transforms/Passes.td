@@ -183,23 +183,42 @@ def LowbitFuseLora : Pass<"lowbit-fuse-lora"> {
 }
 
 def LowbitLoadWeights : Pass<"lowbit-load-weights", "ModuleOp"> {
-  let summary = "Read external weights from their safetensors files into the module";
+  let summary = "Read external weights from their safetensors or GGUF files into the module";
   let description = [{
     Replaces every `lowbit.weight external "name"` by the tensor's contents:
     a float weight becomes an `arith.constant`, a quantized one an inline
     `lowbit.weight` of its packed bytes. The file is the op's `in "file"`
     or the module's `lowbit.weights_file`; relative paths are resolved
     against `weights-dir`. Each file is memory-mapped and validated once.
+    A file that starts with the `GGUF` magic (or, when it cannot be read,
+    whose name ends in `.gguf`) is read as GGUF v3; any other as
+    safetensors.
 
-    The stored tensor must match the op's type: a float weight needs the
-    same dtype (F32, F16 or BF16) and shape; a quantized weight needs U8 or
-    I8 data of exactly the packed size of its scheme (any shape). Missing
-    files and tensors and every mismatch are errors at the op.
+    The stored tensor must match the op's type. From safetensors: a float
+    weight needs the same dtype (F32, F16 or BF16) and shape; a quantized
+    weight needs U8 or I8 data of exactly the packed size of its scheme (any
+    shape). From GGUF, whose dimensions are listed contiguous-first and are
+    compared reversed (`ne` `[K, N]` is shape `[N, K]`): a float weight
+    needs an F32 or F16 tensor of its element type and shape; a quantized
+    weight needs Q4_0, Q4_1, Q8_0 or Q4_K blocks of its shape whose type
+    converts to exactly its scheme (Q8_0: `i8, block = 32, scale = f16`;
+    Q4_0: `i4, block = 32, scale = f16`; Q4_1: `u4, block = 32, scale = f16,
+    zero_point = min`; Q4_K: `u4, block = 32, scale = f32, zero_point =
+    min`), and the blocks are converted to the canonical packed layout
+    without loss (every weight dequantizes to the bits llama.cpp computes).
+    Missing files and tensors, unreadable files and every mismatch are
+    errors at the op.
 
     ```mlir
     %w = lowbit.weight external "fc.weight" in "model.safetensors" : tensor<64x128xf32>
     // becomes
     %w = arith.constant dense<...> : tensor<64x128xf32>
+
+    %q = lowbit.weight external "blk.0.attn_q.weight" in "model.gguf"
+           : !lowbit.qtensor<64x128xf32, #lowbit.scheme<i8, block = 32, scale = f16>>
+    // becomes (the Q8_0 blocks in the canonical layout)
+    %q = lowbit.weight inline dense_resource<blk.0.attn_q.weight> : tensor<8704xi8>
+           -> !lowbit.qtensor<64x128xf32, #lowbit.scheme<i8, block = 32, scale = f16>>
     ```
   }];
   let options = [
