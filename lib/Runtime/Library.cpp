@@ -340,6 +340,9 @@ int Library::run(int64_t index, const void *const *args, void *const *results,
   error = where() + artifactMessage();
   if (rc >= LOWBIT_RT_ERROR_NULL_POINTER && rc <= LOWBIT_RT_ERROR_BAD_WEIGHTS)
     return rc;
+  // The device error of --target=cuda artifacts (their code 5).
+  if (rc == 5)
+    return LOWBIT_RT_ERROR_DEVICE;
   error += " (unknown code " + std::to_string(rc) + ")";
   return LOWBIT_RT_ERROR_ENTRY_FAILED;
 }

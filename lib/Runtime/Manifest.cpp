@@ -280,9 +280,12 @@ Result<Manifest> parseManifest(std::string_view text,
   Result<std::string> target = c.string(*root.get("target"), "target");
   if (!target)
     return target.status();
-  if (*target != "cpu")
+  // cuda artifacts call the lowbit CUDA runtime themselves (linked in);
+  // loading and calling them is the same.
+  if (*target != "cpu" && *target != "cuda")
     return c.fail("target", "target '" + *target +
-                                "' is not supported (this runtime runs cpu)");
+                                "' is not supported (this runtime runs cpu "
+                                "and cuda)");
   m.target = *target;
 
   const JsonValue &entries = *root.get("entries");

@@ -142,6 +142,11 @@ TEST_F(ArtifactTest, RunErrors) {
   EXPECT_TRUE(rtFails(lowbit_artifact_run(a.artifact, e, args, results),
                       LOWBIT_RT_ERROR_BAD_LENGTH,
                       {"model.so: fail: fail: asked to fail with code 2"}));
+  // A --target=cuda artifact's device error.
+  code = 5;
+  EXPECT_TRUE(rtFails(lowbit_artifact_run(a.artifact, e, args, results),
+                      LOWBIT_RT_ERROR_DEVICE,
+                      {"model.so: fail: fail: asked to fail with code 5"}));
   code = 77;
   EXPECT_TRUE(rtFails(lowbit_artifact_run(a.artifact, e, args, results),
                       LOWBIT_RT_ERROR_ENTRY_FAILED,

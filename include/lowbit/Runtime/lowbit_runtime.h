@@ -46,7 +46,9 @@ enum lowbit_rt_status {
                                             weights or another prefix */
   LOWBIT_RT_ERROR_ENTRY_FAILED = 10,     /* an entry point returned a code
                                             the runtime does not know */
-  LOWBIT_RT_ERROR_OUT_OF_MEMORY = 11
+  LOWBIT_RT_ERROR_OUT_OF_MEMORY = 11,
+  LOWBIT_RT_ERROR_DEVICE = 12            /* a cuda artifact's GPU or CUDA
+                                            runtime failed (its code 5) */
 };
 
 /* Element types of entry-point buffers. f16 and bf16 are raw 16-bit
@@ -151,7 +153,9 @@ int lowbit_artifact_result_info(const lowbit_artifact *artifact, int64_t entry,
  * aligned to its element size (a buffer of zero elements may be NULL; args
  * or results may be NULL when there are none). Results must not overlap
  * each other or the arguments. Returns LOWBIT_RT_OK, the entry's own code
- * (1-4) with its message, LOWBIT_RT_ERROR_ENTRY_FAILED for any other code,
+ * (1-4) with its message, LOWBIT_RT_ERROR_DEVICE with the CUDA runtime's
+ * message when a cuda artifact's device code fails (its code 5),
+ * LOWBIT_RT_ERROR_ENTRY_FAILED for any other code,
  * or LOWBIT_RT_ERROR_INVALID_ARGUMENT / _NULL_POINTER when the runtime
  * rejects the call before making it. Safe to call from several threads at
  * once. */

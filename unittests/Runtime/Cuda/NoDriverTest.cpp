@@ -1,0 +1,115 @@
+//===- NoDriverTest.cpp - the CUDA runtime without a driver ---------------===//
+//
+// $LOWBIT_CUDA_DRIVER names a file that does not exist: every call fails
+// cleanly with "no CUDA driver (...)", and nothing crashes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CudaTestUtil.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include <thread>
+
+using namespace lowbit::cuda::test;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+static const bool configured =
+    setEnvironment("LOWBIT_CUDA_DRIVER", "/nonexistent/libcuda.so.1");
+
+namespace {
+
+constexpr const char *kNoDriver =
+    "no CUDA driver (LOWBIT_CUDA_DRIVER: /nonexistent/libcuda.so.1";
+
+TEST(CudaNoDriver, NotAvailable) {
+  ASSERT_TRUE(configured);
+  EXPECT_EQ(lowbit_cuda_available(), 0);
+  EXPECT_THAT(lastError(), StartsWith(kNoDriver));
+  EXPECT_THAT(lastError(), HasSubstr("No such file"));
+  // The outcome is remembered, and reported again.
+  lowbit_cuda_clear_error();
+  EXPECT_EQ(lastError(), "");
+  EXPECT_EQ(lowbit_cuda_available(), 0);
+  EXPECT_THAT(lastError(), StartsWith(kNoDriver));
+}
+
+TEST(CudaNoDriver, DeviceInfoFails) {
+  lowbit_cuda_device info;
+  EXPECT_EQ(lowbit_cuda_device_info(&info), -1);
+  EXPECT_THAT(lastError(), StartsWith(kNoDriver));
+  EXPECT_EQ(info.name[0], '\0');
+  EXPECT_EQ(lowbit_cuda_device_info(nullptr), -1);
+  EXPECT_EQ(lastError(), "lowbit_cuda_device_info: out is NULL");
+}
+
+TEST(CudaNoDriver, EveryEntryPointFailsCleanly) {
+  lowbit_cuda_clear_error();
+  EXPECT_EQ(mgpuStreamCreate(), nullptr);
+  EXPECT_THAT(lastError(), StartsWith(kNoDriver));
+  lowbit_cuda_clear_error();
+  EXPECT_EQ(mgpuMemAlloc(64, nullptr, false), nullptr);
+  EXPECT_THAT(lastError(), StartsWith(kNoDriver));
+  lowbit_cuda_clear_error();
+  EXPECT_EQ(mgpuEventCreate(), nullptr);
+  EXPECT_THAT(lastError(), StartsWith(kNoDriver));
+  lowbit_cuda_clear_error();
+  // Loading a module needs no driver; looking a kernel up does.
+  static const char image[] = "\x7f"
+                              "ELF";
+  void *module = mgpuModuleLoad(const_cast<char *>(image), sizeof(image));
+  EXPECT_NE(module, nullptr);
+  EXPECT_EQ(lastError(), "");
+  EXPECT_EQ(mgpuModuleGetFunction(module, "kernel"), nullptr);
+  EXPECT_THAT(lastError(), StartsWith(kNoDriver));
+  mgpuModuleUnload(module);
+  lowbit_cuda_clear_error();
+  float host[4] = {1, 2, 3, 4};
+  mgpuMemcpy(host, host + 2, 2 * sizeof(float), nullptr);
+  EXPECT_THAT(lastError(), StartsWith(kNoDriver));
+  EXPECT_EQ(host[0], 1.0f);
+  // Releases of anything are no-ops without a driver.
+  mgpuMemFree(host, nullptr);
+  mgpuStreamDestroy(host);
+  mgpuEventDestroy(host);
+  mgpuStreamSynchronize(host);
+  mgpuEventSynchronize(host);
+  lowbit_cuda_clear_error();
+  callEverything();
+  EXPECT_THAT(lastError(), StartsWith(kNoDriver));
+}
+
+TEST(CudaNoDriver, EntryPointProtocol) {
+  lowbit_cuda_begin_call();
+  EXPECT_EQ(lowbit_cuda_end_call("lowbit_f"), nullptr);
+  lowbit_cuda_begin_call();
+  callEverything();
+  const char *message = lowbit_cuda_end_call("lowbit_f");
+  ASSERT_NE(message, nullptr);
+  EXPECT_THAT(message, StartsWith(std::string("lowbit_f: ") + kNoDriver));
+  EXPECT_EQ(lastError(), "");
+  // begin_call forgets the previous call's error.
+  lowbit_cuda_begin_call();
+  EXPECT_EQ(lowbit_cuda_end_call("lowbit_f"), nullptr);
+}
+
+TEST(CudaNoDriver, ErrorsArePerThread) {
+  lowbit_cuda_clear_error();
+  EXPECT_EQ(mgpuStreamCreate(), nullptr);
+  std::string other = "unset";
+  std::thread([&] { other = lowbit_cuda_last_error(); }).join();
+  EXPECT_EQ(other, "");
+  EXPECT_THAT(lastError(), StartsWith(kNoDriver));
+}
+
+TEST(CudaNoDriver, DefaultDeviceRequestIsHarmless) {
+  lowbit_cuda_clear_error();
+  mgpuSetDefaultDevice(0);
+  EXPECT_EQ(lastError(), "");
+  mgpuSetDefaultDevice(-1);
+  EXPECT_EQ(lastError(), "device ordinal -1 is negative");
+}
+
+} // namespace
