@@ -106,6 +106,15 @@ if _has_cuda_device():
     config.available_features.add("cuda")
 if shutil.which("ptxas") or os.path.exists("/usr/local/cuda/bin/ptxas"):
     config.available_features.add("ptxas")
+# --target=cuda's default binary is a fatbin, made by the toolkit's fatbinary.
+if shutil.which("fatbinary") or os.path.exists("/usr/local/cuda/bin/fatbinary"):
+    config.available_features.add("fatbinary")
+# A fake libcuda.so.1 (unittests/Runtime/Cuda/FakeCuda.c) for running
+# --target=cuda artifacts' host code without a GPU (LOWBIT_CUDA_DRIVER).
+config.substitutions.append(
+    ("%lowbit_fake_cuda", os.path.join(config.lowbit_obj_root, "unittests",
+                                       "Runtime", "Cuda",
+                                       "lowbit-fake-cuda.so")))
 
 # libFuzzer targets exist only in a clang build with LOWBIT_BUILD_FUZZERS=ON
 # (scripts/fuzz.sh); elsewhere the fuzz smoke test is UNSUPPORTED.

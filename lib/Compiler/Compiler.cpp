@@ -16,6 +16,7 @@
 
 #include "lowbit/Dialect/Lowbit/IR/LowbitOps.h"
 #include "lowbit/Dialect/Lowbit/Transforms/Passes.h"
+#include "lowbit/Pipelines/GpuPipelines.h"
 #include "lowbit/Pipelines/Pipelines.h"
 
 #include "mlir/AsmParser/AsmParser.h"
@@ -332,6 +333,19 @@ LogicalResult lowerToLLVMDialect(ModuleOp module,
                                  const LoweringOptions &options,
                                  std::vector<OutlinedWeight> &weights) {
   MLIRContext *context = module.getContext();
+  bool cuda = options.target == "cuda";
+  if (options.target != "cpu" && !cuda)
+    return module.emitError() << "unknown target '" << options.target
+                              << "'; expected cpu or cuda";
+  if (cuda && options.externalMinBytes > 0)
+    return module.emitError()
+           << "the cuda target keeps weights in the code (they become device "
+              "globals, uploaded once when the kernels load); a weights file "
+              "for the GPU is not supported yet";
+  if (cuda && options.pipeline != "auto")
+    return module.emitError() << "the cuda target has its own lowering "
+                                 "(lowbit-gpu-pipeline); --pipeline="
+                              << options.pipeline << " does not apply";
   auto configure = [&](PassManager &pm) -> LogicalResult {
     return options.configurePassManager ? options.configurePassManager(pm)
                                         : success();
@@ -373,8 +387,21 @@ LogicalResult lowerToLLVMDialect(ModuleOp module,
   // them into their twins lets bufferization write results in place.
   pm.addPass(createInlinerPass());
   pm.addPass(createSymbolDCEPass());
-  std::string pipeline = resolvePipeline(options.pipeline);
-  if (pipeline == "reference") {
+  std::string pipeline =
+      cuda ? std::string("cuda") : resolvePipeline(options.pipeline);
+  if (pipeline == "cuda") {
+    if (!options.pipelineOptions.empty())
+      return module.emitError()
+             << "the cuda target takes no pipeline options (got '"
+             << options.pipelineOptions << "')";
+    GpuPipelineOptions gpu;
+    gpu.chip = options.gpuChip;
+    gpu.format = options.gpuFormat;
+    if (!options.cudaPath.empty())
+      gpu.cudaPath = options.cudaPath;
+    gpu.lowerHost = true;
+    buildGpuPipeline(pm, gpu);
+  } else if (pipeline == "reference") {
     if (!options.pipelineOptions.empty())
       return module.emitError()
              << "the reference pipeline takes no options (got '"
@@ -413,6 +440,8 @@ LogicalResult lowerToLLVMDialect(ModuleOp module,
   }
 
   WrapperBuilder wrappers(module, prefix);
+  if (cuda)
+    wrappers.enableDeviceCalls();
   if (failed(wrappers.buildErrorState()) ||
       failed(wrappers.buildWeightBinding(outlined)))
     return failure();
@@ -421,7 +450,7 @@ LogicalResult lowerToLLVMDialect(ModuleOp module,
         failed(wrappers.buildPackedEntry(entry)))
       return failure();
   if (failed(wrappers.buildManifest(
-          manifestJson(entries, prefix, "cpu", outlined))))
+          manifestJson(entries, prefix, options.target, outlined))))
     return failure();
   wrappers.internalizeEverythingElse();
   for (OutlinedWeight &weight : outlined)

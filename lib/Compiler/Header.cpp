@@ -29,7 +29,7 @@ static std::string elementName(const Buffer &buffer) {
 
 std::string emitHeader(llvm::ArrayRef<EntryPoint> entries,
                        llvm::StringRef prefix, llvm::StringRef guardName,
-                       llvm::StringRef source) {
+                       llvm::StringRef source, llvm::StringRef target) {
   std::string text;
   llvm::raw_string_ostream os(text);
   std::string upper = macroName(prefix);
@@ -43,10 +43,16 @@ std::string emitHeader(llvm::ArrayRef<EntryPoint> entries,
         " * with natural alignment and its length in elements; results are "
         "written\n"
         " * into caller-provided buffers. Buffers must not overlap. Calls "
-        "are\n"
-        " * thread-safe and need no runtime beyond the C library "
-        "(malloc/free). */\n"
-     << "#ifndef " << guard << "\n#define " << guard << "\n\n"
+        "are\n";
+  if (target == "cuda")
+    os << " * thread-safe and run on an NVIDIA GPU through the lowbit CUDA "
+          "runtime\n"
+          " * (liblowbit_cuda_runtime.so and the CUDA driver, loaded at run "
+          "time). */\n";
+  else
+    os << " * thread-safe and need no runtime beyond the C library "
+          "(malloc/free). */\n";
+  os << "#ifndef " << guard << "\n#define " << guard << "\n\n"
      << "#include <stdint.h>\n\n"
      << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
 
@@ -62,9 +68,18 @@ std::string emitHeader(llvm::ArrayRef<EntryPoint> entries,
      << kErrorWeightsNotBound << " /* bind_weights has not succeeded */\n"
      << "#define " << upper << "ERROR_BAD_WEIGHTS " << kErrorBadWeights
      << " /* bind_weights refused the weights */\n"
-     << "#endif\n\n"
-     << "/* The error message of the last call on this thread, \"\" if it "
-        "succeeded.\n   The string is static; do not free it. */\n"
+     << "#endif\n\n";
+  if (target == "cuda")
+    os << "#ifndef " << upper << "ERROR_DEVICE\n"
+       << "#define " << upper << "ERROR_DEVICE " << kErrorDevice
+       << " /* the GPU or the CUDA runtime failed (no driver, no device, "
+          "...) */\n"
+       << "#endif\n\n";
+  os << "/* The error message of the last call on this thread, \"\" if it "
+        "succeeded.\n   "
+     << (target == "cuda" ? "Valid until the next call on this thread"
+                          : "The string is static")
+     << "; do not free it. */\n"
      << "const char *" << prefix << "last_error(void);\n"
      << "/* What the artifact holds, as JSON (docs/Runtime.md). */\n"
      << "const char *" << prefix << "manifest(void);\n"

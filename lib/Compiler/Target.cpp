@@ -6,6 +6,7 @@
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
@@ -14,6 +15,7 @@
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
@@ -184,6 +186,51 @@ llvm::Error emitCode(llvm::Module &module, llvm::TargetMachine &machine,
   return llvm::Error::success();
 }
 
+std::string kernelIsa(const llvm::TargetMachine &machine) {
+  if (!machine.getTargetTriple().isX86())
+    return "generic";
+  const llvm::MCSubtargetInfo *subtarget = machine.getMCSubtargetInfo();
+  if (subtarget->checkFeatures("+avx512f"))
+    return "avx512";
+  if (subtarget->checkFeatures("+avx2,+fma"))
+    return "avx2";
+  return "generic";
+}
+
+std::optional<std::string> requestedIsa(llvm::StringRef pipelineOptions) {
+  // Options are space-separated `key=value` pairs (values without spaces
+  // for isa); "isa=" must start a key, not end another (e.g. "xisa=").
+  llvm::SmallVector<llvm::StringRef> words;
+  pipelineOptions.split(words, ' ', /*MaxSplit=*/-1, /*KeepEmpty=*/false);
+  for (llvm::StringRef word : words)
+    if (word.consume_front("isa="))
+      return word.trim("{}").str();
+  return std::nullopt;
+}
+
+bool isaSupported(llvm::StringRef isa, llvm::StringRef supported) {
+  auto rank = [](llvm::StringRef name) {
+    return llvm::StringSwitch<int>(name)
+        .Case("generic", 0)
+        .Case("avx2", 1)
+        .Case("avx512", 2)
+        .Case("host", 2)
+        .Default(-1);
+  };
+  // Unknown names are left to the pipeline's own option check.
+  return rank(isa) < 0 || rank(isa) <= rank(supported);
+}
+
+std::string defaultCudaRuntimeLibrary(const char *argv0, void *mainAddress) {
+  std::string executable =
+      llvm::sys::fs::getMainExecutable(argv0, mainAddress);
+  llvm::SmallString<256> path(executable);
+  llvm::sys::path::remove_filename(path); // bin
+  llvm::sys::path::remove_filename(path); // the prefix
+  llvm::sys::path::append(path, "lib", "liblowbit_cuda_runtime.so");
+  return std::string(path);
+}
+
 bool usesOpenMP(const llvm::Module &module) {
   for (const llvm::Function &f : module)
     if (f.isDeclaration() && f.getName().starts_with("__kmpc_"))
@@ -192,7 +239,8 @@ bool usesOpenMP(const llvm::Module &module) {
 }
 
 llvm::Error linkSharedLibrary(llvm::StringRef objectPath,
-                              llvm::StringRef libraryPath, bool openMP) {
+                              llvm::StringRef libraryPath, bool openMP,
+                              llvm::StringRef runtimeLibrary) {
   llvm::ErrorOr<std::string> cc = llvm::sys::findProgramByName("cc");
   if (!cc)
     return error("linking a shared library needs the C compiler driver 'cc' "
@@ -203,6 +251,23 @@ llvm::Error linkSharedLibrary(llvm::StringRef objectPath,
   // The library then loads LLVM's OpenMP runtime itself.
   if (openMP)
     args.push_back("-lomp");
+  // A runtime library is linked by path (its SONAME is what the output
+  // records) and found at run time next to the output, else where it is
+  // now. No shell runs: "$ORIGIN" reaches the linker as written.
+  std::string runtimeRpath; // outlives args, which refers to it
+  if (!runtimeLibrary.empty()) {
+    if (!llvm::sys::fs::exists(runtimeLibrary))
+      return error("the runtime library '" + runtimeLibrary +
+                   "' does not exist (build the lowbit_cuda_runtime target, "
+                   "or name it with --cuda-runtime)");
+    llvm::SmallString<256> dir(runtimeLibrary);
+    llvm::sys::fs::make_absolute(dir);
+    llvm::sys::path::remove_filename(dir);
+    runtimeRpath = "-Wl,-rpath," + std::string(dir);
+    args.push_back(runtimeLibrary);
+    args.push_back("-Wl,-rpath,$ORIGIN");
+    args.push_back(runtimeRpath);
+  }
   std::string message;
   int rc =
       llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0, &message);

@@ -34,6 +34,24 @@ std::string WrapperBuilder::addString(llvm::StringRef name,
   return symbols.insert(global).getValue().str();
 }
 
+LLVM::LLVMFuncOp WrapperBuilder::declareExternal(llvm::StringRef name,
+                                                 LLVM::LLVMFunctionType type) {
+  if (Operation *op = symbols.lookup(name)) {
+    auto func = dyn_cast<LLVM::LLVMFuncOp>(op);
+    if (func && func.isExternal() && func.getFunctionType() == type)
+      return func;
+    op->emitError() << "the symbol '" << name
+                    << "' is taken; the generated code calls the lowbit CUDA "
+                       "runtime's function of that name";
+    return nullptr;
+  }
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToEnd(module.getBody());
+  auto func = LLVM::LLVMFuncOp::create(b, loc, name, type);
+  symbols.insert(func);
+  return func;
+}
+
 Value WrapperBuilder::slotAddress() {
   Value global = LLVM::AddressOfOp::create(b, loc, ptrType, slotName);
   return LLVM::ThreadlocalAddressOp::create(b, loc, ptrType, global);
@@ -201,7 +219,56 @@ LogicalResult WrapperBuilder::buildEntry(const EntryPoint &entry,
     }
     operands.append(strides.rbegin(), strides.rend());
   }
-  LLVM::CallOp::create(b, entryLoc, twin, operands);
+  if (!deviceCalls) {
+    LLVM::CallOp::create(b, entryLoc, twin, operands);
+  } else {
+    auto voidType = LLVM::LLVMVoidType::get(module.getContext());
+    LLVM::LLVMFuncOp begin = declareExternal(
+        "lowbit_cuda_begin_call", LLVM::LLVMFunctionType::get(voidType, {}));
+    LLVM::LLVMFuncOp end =
+        declareExternal("lowbit_cuda_end_call",
+                        LLVM::LLVMFunctionType::get(ptrType, {ptrType}));
+    if (!begin || !end)
+      return failure();
+    std::string name =
+        addString("__lowbit_entry_name_" + entry.funcName, entry.cName);
+    b.setInsertionPointToEnd(current);
+    LLVM::CallOp::create(b, entryLoc, begin, ValueRange());
+    LLVM::CallOp::create(b, entryLoc, twin, operands);
+    Value message =
+        LLVM::CallOp::create(
+            b, entryLoc, end,
+            ValueRange{LLVM::AddressOfOp::create(b, entryLoc, ptrType, name)})
+            .getResult();
+    Value failed = LLVM::ICmpOp::create(
+        b, entryLoc, LLVM::ICmpPredicate::ne, message,
+        LLVM::ZeroOp::create(b, entryLoc, ptrType));
+    Block *done = b.createBlock(&region, Region::iterator(fail));
+    Block *deviceFailed = b.createBlock(&region, Region::iterator(fail));
+    b.setInsertionPointToEnd(current);
+    LLVM::CondBrOp::create(b, entryLoc, failed, deviceFailed, ValueRange(),
+                           done, ValueRange());
+    // The results hold whatever the host code copied before the failure:
+    // zeros instead (never uninitialized memory).
+    b.setInsertionPointToEnd(deviceFailed);
+    for (auto [i, buffer] : llvm::enumerate(buffers)) {
+      if (i < entry.args.size() || buffer->numElements == 0)
+        continue;
+      int64_t bytes = buffer->numElements *
+                      int64_t(buffer->elementType.getIntOrFloatBitWidth() / 8);
+      LLVM::MemsetOp::create(
+          b, entryLoc, func.getArgument(2 * i),
+          LLVM::ConstantOp::create(b, entryLoc, b.getI8Type(), 0),
+          LLVM::ConstantOp::create(b, entryLoc, i64, bytes),
+          /*isVolatile=*/false);
+    }
+    LLVM::BrOp::create(
+        b, entryLoc,
+        ValueRange{message,
+                   LLVM::ConstantOp::create(b, entryLoc, i32, kErrorDevice)},
+        fail);
+    b.setInsertionPointToEnd(done);
+  }
   LLVM::StoreOp::create(b, entryLoc, LLVM::ZeroOp::create(b, entryLoc, ptrType),
                         slotAddress());
   LLVM::ReturnOp::create(b, entryLoc,

@@ -29,6 +29,12 @@ public:
     i32 = b.getI32Type();
   }
 
+  /// Entry points built afterwards run device code: they call the lowbit
+  /// CUDA runtime's lowbit_cuda_begin_call before the lowered function and
+  /// fail with kErrorDevice and the runtime's message when
+  /// lowbit_cuda_end_call reports an error.
+  void enableDeviceCalls() { deviceCalls = true; }
+
   mlir::LogicalResult buildErrorState();
   /// `<prefix>bind_weights` and the flag the entry points check; call
   /// before buildEntry. Without weights, binding accepts only count 0.
@@ -48,6 +54,10 @@ private:
   /// Fails when an exported symbol name is already taken.
   mlir::LogicalResult checkFree(llvm::StringRef name);
   mlir::Value slotAddress();
+  /// The external function `name`, declared if needed; null (with an
+  /// error) when the name is taken by something else.
+  mlir::LLVM::LLVMFuncOp declareExternal(llvm::StringRef name,
+                                         mlir::LLVM::LLVMFunctionType type);
   /// In `func`, branches to `fail` with (message, code) when `bad` holds,
   /// else continues in a new block that becomes the insertion point.
   void failIf(mlir::LLVM::LLVMFuncOp func, mlir::Block *fail, mlir::Value bad,
@@ -66,6 +76,7 @@ private:
   /// The flag bind_weights sets; empty when there are no weights.
   std::string boundFlagName;
   llvm::StringSet<> exported;
+  bool deviceCalls = false;
 };
 
 } // namespace compiler

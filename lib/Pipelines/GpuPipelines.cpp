@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lowbit/Pipelines/GpuPipelines.h"
+#include "GpuHost.h"
 
 #include "lowbit/Dialect/Lowbit/Transforms/Passes.h"
 #include "lowbit/Pipelines/Pipelines.h"
@@ -298,14 +299,26 @@ void buildGpuPipeline(OpPassManager &pm, const GpuPipelineOptions &options) {
   pm.addPass(mlir::lowbit::createLowbitLowerGpu());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  std::string pipeline =
-      "one-shot-bufferize{bufferize-function-boundaries "
-      "function-boundary-type-conversion=identity-layout-map},"
-      "canonicalize";
+  if (options.lowerHost) {
+    // Without lowbit ops left, functions inline (lowbit-compile's entry
+    // twins call the public functions): host buffers then do not cross
+    // function boundaries, and the host pipeline can free them.
+    pm.addPass(createInlinerPass());
+    pm.addPass(createSymbolDCEPass());
+  }
+  // Executable host code may hold elementwise tensor ops of other lowbit
+  // ops' reference lowering; they bufferize as linalg.
+  std::string pipeline = options.lowerHost ? "convert-elementwise-to-linalg,"
+                                           : "";
+  pipeline += "one-shot-bufferize{bufferize-function-boundaries "
+              "function-boundary-type-conversion=identity-layout-map},"
+              "canonicalize";
   if (failed(parsePassPipeline(pipeline, pm)))
     llvm::report_fatal_error("lowbit: the GPU pipeline does not parse");
   pm.addPass(std::make_unique<MapKernelToLaunchPass>());
   pm.addPass(std::make_unique<LowerSubgroupReducePass>());
+  if (options.lowerHost)
+    pm.addPass(createStageBuffersPass());
   std::string attach = "nvvm-attach-target{chip=" + options.chip.getValue() +
                        " O=" + std::to_string(options.optLevel);
   if (!options.features.empty())
@@ -326,6 +339,12 @@ void buildGpuPipeline(OpPassManager &pm, const GpuPipelineOptions &options) {
              binary;
   if (failed(parsePassPipeline(pipeline, pm)))
     llvm::report_fatal_error("lowbit: the GPU pipeline does not parse");
+  if (!options.lowerHost)
+    return;
+  // Host copies of weights that only kernels read are dead now.
+  pm.addPass(createSymbolDCEPass());
+  pm.addPass(createFreeHostBuffersPass());
+  buildGpuHostToLLVM(pm);
 }
 
 void registerLowbitGpuPipelines() {

@@ -46,15 +46,19 @@ def import_model(model, output, seq_len, batch=1, adapter=None,
 
 
 def compile(source, output, preset=None, quantize=None, pipeline_options=None,
-            header=None, weights=None, threads=None, extra_args=()):
+            header=None, weights=None, threads=None, extra_args=(),
+            target="cpu", gpu_chip=None):
     """Compiles an MLIR file to a shared library (and its weights file).
 
     preset: "nf4-dq-bf16", "nf4", "int4-g128", "int4-g32" or "int8";
     quantize: lowbit-quantize-pipeline options instead; neither keeps the
     weights in float. threads: run kernels on OpenMP threads (0: all
-    cores; lowbit.set_num_threads changes it at run time). Returns the
-    library's path."""
-    args = ["--target=cpu", source, "-o", output]
+    cores; lowbit.set_num_threads changes it at run time). target: "cpu"
+    or "cuda" (NVIDIA GPUs, architecture gpu_chip, default sm_90; see
+    docs/CudaRuntime.md). Returns the library's path."""
+    args = ["--target=%s" % target, source, "-o", output]
+    if gpu_chip:
+        args.append("--gpu-chip=%s" % gpu_chip)
     if preset:
         args.append("--preset=%s" % preset)
     if quantize is not None:

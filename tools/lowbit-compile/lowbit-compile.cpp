@@ -1,10 +1,13 @@
 //===- lowbit-compile.cpp - ahead-of-time compiler driver -----------------===//
 //
 // lowbit-compile --target=cpu model.mlir -o model.o --emit-header model.h
+// lowbit-compile --target=cuda --gpu-chip=sm_90 model.mlir -o model.so
 //
 // Compiles the public functions of a module (lowbit ops or plain tensor
 // code) into an object file or shared library with one plain C function
-// per entry point. docs/Compile.md describes the options and the ABI.
+// per entry point, for the CPU or for NVIDIA GPUs through the lowbit CUDA
+// runtime. docs/Compile.md describes the options and the ABI,
+// docs/CudaRuntime.md the cuda target.
 //
 //===----------------------------------------------------------------------===//
 
@@ -45,9 +48,31 @@ static cl::opt<std::string> inputFilename(cl::Positional,
 static cl::opt<std::string>
     outputFilename("o", cl::desc("Output file (.o, .so, .s, .ll, .mlir)"),
                    cl::value_desc("path"), cl::init("-"), cl::cat(category));
-static cl::opt<std::string> target("target",
-                                   cl::desc("What to compile for: cpu"),
-                                   cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string>
+    target("target",
+           cl::desc("What to compile for: cpu, or cuda (NVIDIA GPUs; the "
+                    "code calls liblowbit_cuda_runtime)"),
+           cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string>
+    gpuChip("gpu-chip",
+            cl::desc("--target=cuda: the GPU architecture (sm_80, sm_90, ...)"),
+            cl::init("sm_90"), cl::cat(category));
+static cl::opt<std::string> gpuFormat(
+    "gpu-format",
+    cl::desc("--target=cuda: the embedded kernels: fatbin (default), bin "
+             "(cubin) or isa (PTX, compiled by the driver at run time)"),
+    cl::init("fatbin"), cl::cat(category));
+static cl::opt<std::string>
+    cudaPath("cuda-path",
+             cl::desc("--target=cuda: the CUDA toolkit whose ptxas and "
+                      "fatbinary build the kernels (default: the one found "
+                      "when lowbit was configured)"),
+             cl::init(""), cl::cat(category));
+static cl::opt<std::string> cudaRuntime(
+    "cuda-runtime",
+    cl::desc("--target=cuda: the liblowbit_cuda_runtime.so a shared library "
+             "links against (default: ../lib/ next to lowbit-compile)"),
+    cl::value_desc("path"), cl::init(""), cl::cat(category));
 static cl::opt<std::string>
     emit("emit",
          cl::desc("obj, so, asm, llvm or mlir (LLVM dialect); default from "
@@ -164,6 +189,47 @@ static std::optional<std::string> presetOptions(StringRef name) {
       .Default(std::nullopt);
 }
 
+/// Checks the options of --target=cuda; for a shared library, finds the
+/// runtime it links against.
+static Error checkCudaOptions(Emit kind, std::string &runtimeLibrary,
+                              const char *argv0) {
+  auto error = [](const Twine &message) {
+    return createStringError(inconvertibleErrorCode(), message);
+  };
+  if (pipeline.getNumOccurrences() && pipeline != "auto")
+    return error("--pipeline=" + pipeline +
+                 " does not apply to --target=cuda (it uses "
+                 "lowbit-gpu-pipeline)");
+  if (!pipelineOptions.empty())
+    return error("--pipeline-options does not apply to --target=cuda");
+  if (threads.getNumOccurrences())
+    return error("--num-threads does not apply to --target=cuda");
+  if (weightsMode == "external" || !weightsFilename.empty())
+    return error("--target=cuda keeps the weights in the code (as device "
+                 "globals); weights files for the GPU are not supported yet");
+  StringRef chip = gpuChip;
+  StringRef digits = chip.starts_with("sm_") ? chip.drop_front(3) : "";
+  if (digits.ends_with("a") || digits.ends_with("f"))
+    digits = digits.drop_back();
+  if (digits.empty() || !all_of(digits, isDigit))
+    return error("--gpu-chip=" + gpuChip +
+                 " is not an NVIDIA architecture (sm_80, sm_90, ...)");
+  if (gpuFormat != "fatbin" && gpuFormat != "bin" && gpuFormat != "isa")
+    return error("unknown --gpu-format=" + gpuFormat +
+                 "; expected fatbin, bin or isa");
+  if (kind != Emit::Shared)
+    return Error::success();
+  void *self = reinterpret_cast<void *>(reinterpret_cast<intptr_t>(&fail));
+  runtimeLibrary = cudaRuntime.empty()
+                       ? compiler::defaultCudaRuntimeLibrary(argv0, self)
+                       : std::string(cudaRuntime);
+  if (!sys::fs::exists(runtimeLibrary))
+    return error("the lowbit CUDA runtime '" + runtimeLibrary +
+                 "' does not exist; build the lowbit_cuda_runtime target or "
+                 "name it with --cuda-runtime");
+  return Error::success();
+}
+
 /// `model.so` -> `model.weights.safetensors`, next to the output.
 static std::string defaultWeightsPath(StringRef output) {
   SmallString<256> path(output);
@@ -198,8 +264,9 @@ int main(int argc, char **argv) {
       argc, argv,
       "lowbit ahead-of-time compiler: MLIR -> object file + C header\n");
 
-  if (target != "cpu")
-    return fail("unknown --target=" + target + "; supported: cpu");
+  bool cuda = target == "cuda";
+  if (target != "cpu" && !cuda)
+    return fail("unknown --target=" + target + "; expected cpu or cuda");
   std::string error;
   std::optional<Emit> kind = emitKind(error);
   if (!kind)
@@ -231,6 +298,18 @@ int main(int argc, char **argv) {
       resolved != "cpu" && resolved != "reference")
     return fail("unknown --pipeline=" + pipeline +
                 "; expected cpu, reference or auto");
+  std::string runtimeLibrary;
+  if (cuda) {
+    if (Error err = checkCudaOptions(*kind, runtimeLibrary, argv[0]))
+      return fail(toString(std::move(err)));
+  } else {
+    for (cl::Option *option : {static_cast<cl::Option *>(&gpuChip),
+                               static_cast<cl::Option *>(&gpuFormat),
+                               static_cast<cl::Option *>(&cudaPath),
+                               static_cast<cl::Option *>(&cudaRuntime)})
+      if (option->getNumOccurrences())
+        return fail("--" + option->ArgStr + " needs --target=cuda");
+  }
 
   // The target first: a wrong CPU should not wait for the lowering.
   compiler::TargetOptions targetOptions;
@@ -281,10 +360,12 @@ int main(int argc, char **argv) {
   if (failed(entries))
     return 1;
 
-  bool external = weightsMode == "external" ||
-                  (weightsMode == "auto" &&
-                   (compiler::hasExternalWeights(*module) ||
-                    !weightsFilename.empty()));
+  // The cuda target keeps every weight in the code (weights files that
+  // the input references are read into it).
+  bool external = !cuda && (weightsMode == "external" ||
+                            (weightsMode == "auto" &&
+                             (compiler::hasExternalWeights(*module) ||
+                              !weightsFilename.empty())));
   std::string weightsPath;
   if (external) {
     weightsPath = weightsFilename.empty() ? defaultWeightsPath(outputFilename)
@@ -298,6 +379,10 @@ int main(int argc, char **argv) {
   }
 
   compiler::LoweringOptions lowering;
+  lowering.target = target;
+  lowering.gpuChip = gpuChip;
+  lowering.gpuFormat = gpuFormat;
+  lowering.cudaPath = cudaPath;
   if (quantize.getNumOccurrences())
     lowering.quantize = quantize;
   else if (presetQuantize)
@@ -309,6 +394,22 @@ int main(int argc, char **argv) {
                                        : 0;
   lowering.pipeline = pipeline;
   lowering.pipelineOptions = pipelineOptions;
+  // The kernels use the instructions of the machine compiled for, not of
+  // the machine compiling (lowbit-lower-cpu's `isa=host`).
+  if (!cuda && compiler::resolvePipeline(pipeline) == "cpu") {
+    std::string supported = compiler::kernelIsa(**machine);
+    std::optional<std::string> requested =
+        compiler::requestedIsa(lowering.pipelineOptions);
+    if (!requested)
+      lowering.pipelineOptions +=
+          (lowering.pipelineOptions.empty() ? "" : " ") +
+          std::string("isa=") + supported;
+    else if (!compiler::isaSupported(*requested, supported))
+      return fail("--pipeline-options isa=" + *requested +
+                  " needs instructions the target lacks (--mcpu=" +
+                  (**machine).getTargetCPU().str() + " supports isa=" +
+                  supported + ")");
+  }
   if (threads >= 0) {
     if (compiler::resolvePipeline(pipeline) != "cpu")
       return fail("--num-threads needs the cpu pipeline");
@@ -334,7 +435,7 @@ int main(int argc, char **argv) {
                              ? "<stdin>"
                              : sys::path::filename(inputFilename).str();
     header->os() << compiler::emitHeader(
-        *entries, prefix, sys::path::filename(headerFilename), source);
+        *entries, prefix, sys::path::filename(headerFilename), source, target);
   }
 
   if (*kind == Emit::MLIR) {
@@ -345,6 +446,8 @@ int main(int argc, char **argv) {
         compiler::translateToLLVMIR(*module, llvmContext, **machine);
     if (!llvmModule)
       return fail(toString(llvmModule.takeError()));
+    if (cuda)
+      compiler::placeGpuBinaries(**llvmModule);
     if (Error err = compiler::optimize(**llvmModule, **machine, optLevel))
       return fail(toString(std::move(err)));
 
@@ -368,7 +471,8 @@ int main(int argc, char **argv) {
       // cc writes the library itself; close our handle on it first.
       output->os().close();
       if (Error err = compiler::linkSharedLibrary(
-              objectPath, outputFilename, compiler::usesOpenMP(**llvmModule)))
+              objectPath, outputFilename, compiler::usesOpenMP(**llvmModule),
+              runtimeLibrary))
         return fail(toString(std::move(err)));
     } else {
       if (Error err = compiler::emitCode(**llvmModule, **machine, output->os(),

@@ -47,6 +47,9 @@ enum ErrorCode : int {
   kErrorBadLength = 2,
   kErrorWeightsNotBound = 3,
   kErrorBadWeights = 4,
+  /// --target=cuda only: the GPU or the CUDA runtime failed (no driver, no
+  /// device, out of memory, ...); the message is the runtime's.
+  kErrorDevice = 5,
 };
 
 /// Alignment of every tensor in a weights file, and the most a weight
@@ -100,10 +103,19 @@ collectEntryPoints(mlir::ModuleOp module, const ArgNames &names,
 
 /// How lowerToLLVMDialect lowers.
 struct LoweringOptions {
+  /// "cpu", or "cuda": lowbit-gpu-pipeline with `lower-host`, whose entry
+  /// points call the lowbit CUDA runtime (docs/CudaRuntime.md).
+  std::string target = "cpu";
+  /// cuda: the GPU architecture, what the embedded binary is (fatbin, bin
+  /// = cubin, isa = PTX) and the CUDA toolkit ("" = the configured one).
+  std::string gpuChip = "sm_90";
+  std::string gpuFormat = "fatbin";
+  std::string cudaPath;
   /// `lowbit-quantize-pipeline` options; empty: do not quantize.
   std::optional<std::string> quantize;
   /// "cpu", "reference", or "auto": cpu when a pipeline named
-  /// `lowbit-cpu-pipeline` is registered, else reference.
+  /// `lowbit-cpu-pipeline` is registered, else reference. The cuda target
+  /// takes only "auto".
   std::string pipeline = "auto";
   /// Options for the cpu pipeline, in pass-option syntax.
   std::string pipelineOptions;
@@ -160,9 +172,10 @@ llvm::Error writeWeightsFile(llvm::StringRef path,
 
 /// The C header declaring the entry points. `guardName` names the file for
 /// the include guard; `source` is mentioned in the opening comment.
+/// For target "cuda" the header also defines the device error code.
 std::string emitHeader(llvm::ArrayRef<EntryPoint> entries,
                        llvm::StringRef prefix, llvm::StringRef guardName,
-                       llvm::StringRef source);
+                       llvm::StringRef source, llvm::StringRef target = "cpu");
 
 /// Target selection. Empty fields mean the host's triple, CPU and
 /// features; `mattr` adds to or overrides the CPU's features.
@@ -185,6 +198,11 @@ llvm::Expected<std::unique_ptr<llvm::Module>>
 translateToLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &context,
                   llvm::TargetMachine &machine);
 
+/// Moves the fatbins that the GPU dialect's translation embeds into the
+/// .nv_fatbin section, where CUDA's tools find device code; returns how
+/// many. Cubins and PTX stay where they are.
+unsigned placeGpuBinaries(llvm::Module &module);
+
 /// Runs LLVM's default O<optLevel> pipeline (0-3).
 llvm::Error optimize(llvm::Module &module, llvm::TargetMachine &machine,
                      unsigned optLevel);
@@ -193,13 +211,34 @@ llvm::Error optimize(llvm::Module &module, llvm::TargetMachine &machine,
 llvm::Error emitCode(llvm::Module &module, llvm::TargetMachine &machine,
                      llvm::raw_pwrite_stream &os, bool assembly);
 
+/// The `isa` of lowbit-lower-cpu that suits the target machine's features:
+/// "avx512", "avx2" or "generic".
+std::string kernelIsa(const llvm::TargetMachine &machine);
+
+/// The value of `isa=` in cpu pipeline options, if given.
+std::optional<std::string> requestedIsa(llvm::StringRef pipelineOptions);
+
+/// Whether kernels for `isa` (generic, avx2, avx512 or host) run on a
+/// target whose best is `supported` (kernelIsa's answer). "host" means the
+/// compiling machine, which need not be the target: only allowed when the
+/// target supports avx512.
+bool isaSupported(llvm::StringRef isa, llvm::StringRef supported);
+
 /// True when the code calls LLVM's OpenMP runtime (parallel kernels).
 bool usesOpenMP(const llvm::Module &module);
 
 /// Links an object file into a shared library with the system C compiler
-/// driver (`cc`, found on PATH at run time), against libomp when `openMP`.
+/// driver (`cc`, found on PATH at run time), against libomp when `openMP`,
+/// and against the shared library `runtimeLibrary` when given (the lowbit
+/// CUDA runtime), found at run time next to the output ($ORIGIN) or in the
+/// runtime's own directory (both become the library's RUNPATH).
 llvm::Error linkSharedLibrary(llvm::StringRef objectPath,
-                              llvm::StringRef libraryPath, bool openMP);
+                              llvm::StringRef libraryPath, bool openMP,
+                              llvm::StringRef runtimeLibrary = "");
+
+/// The lowbit CUDA runtime next to a lowbit tool: `<dir of the tool>/../lib/
+/// liblowbit_cuda_runtime.so` (the build tree's and an install's layout).
+std::string defaultCudaRuntimeLibrary(const char *argv0, void *mainAddress);
 
 } // namespace compiler
 } // namespace lowbit

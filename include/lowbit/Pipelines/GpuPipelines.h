@@ -43,12 +43,20 @@ struct GpuPipelineOptions : mlir::PassPipelineOptions<GpuPipelineOptions> {
                            llvm::cl::desc("LLVM optimization level of the "
                                           "device code"),
                            llvm::cl::init(3)};
+  Option<bool> lowerHost{
+      *this, "lower-host",
+      llvm::cl::desc("Make the host side executable: device copies of the "
+                     "buffers kernels use, inline weights as device globals, "
+                     "host code lowered to the LLVM dialect with mgpu* calls "
+                     "(liblowbit_cuda_runtime, docs/CudaRuntime.md)"),
+      llvm::cl::init(false)};
 };
 
 /// lowbit-lower-gpu, bufferization, the kernel form mapped to gpu.launch
 /// (blocks and threads), subgroup reductions to warp shuffles, kernel
 /// outlining, NVVM, and serialization to PTX or a cubin. Host code stays at
-/// the memref level (a CUDA runtime is future work).
+/// the memref level unless `lower-host` is set; then it is lowered to the
+/// LLVM dialect and calls the lowbit CUDA runtime.
 void buildGpuPipeline(mlir::OpPassManager &pm,
                       const GpuPipelineOptions &options);
 

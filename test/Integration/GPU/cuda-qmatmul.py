@@ -1,0 +1,259 @@
+# REQUIRES: cuda, ptxas, fatbinary, cc
+# RUN: rm -rf %t && mkdir -p %t
+# RUN: %python %s %t
+"""lowbit.qmatmul compiled with `lowbit-compile --target=cuda` runs on the
+GPU and computes what numpy computes.
+
+One module with an entry point per case is compiled for the GPU of this
+machine (its compute capability, from lowbit_cuda_device_info) and called
+through the lowbit runtime (lowbit.load), as a user would:
+
+1. bit-exact decode: with one-hot rows of x (16 per call, the largest
+   decode-regime batch), y[m, n] is exactly W[n, k_m], compared bit for bit
+   with the numerics core's dequantize;
+2. for every format (zero points, scale types, double quantization),
+   blocks 32/64/128 and per-channel, batches 1, 3, 16 and 2x8, f32/f16/bf16
+   activations, with a bias argument and inline LoRA: y agrees with numpy
+   (float64) on the dequantized weights within the error of f32
+   accumulation over K;
+3. the same entry point called from 4 threads at once gives the same
+   results, and so do repeated calls.
+"""
+
+import ctypes
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+
+import lowbit
+import lowbit.numerics as nx
+from lowbit_run import dense
+from qmatmul_cases import (FORMATS, OUT_EPS, as_f64, literal, schemes,
+                           tensor_type, to_dtype)
+
+# (block size or 0 = per channel, N, K)
+BLOCKS = [(32, 37, 96), (64, 19, 128), (128, 11, 256), (0, 13, 45)]
+EXACT_BLOCKS = [(32, 9, 64), (0, 6, 45)]
+BATCHES = [(1,), (3,), (16,), (2, 8)]
+ACTIVATIONS = ["f32", "f16", "bf16"]
+EXTRAS = ["none", "bias", "lora", "bias+lora"]
+RANK, LORA_SCALE = 3, 0.75
+MAX_BATCH = 16
+NP_TYPES = {"f32": np.float32, "f16": np.float16, "bf16": np.uint16}
+
+
+def gpu_chip():
+    """sm_XY of the device the lowbit CUDA runtime uses."""
+
+    class Device(ctypes.Structure):
+        _fields_ = [("ordinal", ctypes.c_int32),
+                    ("compute_major", ctypes.c_int32),
+                    ("compute_minor", ctypes.c_int32),
+                    ("multiprocessors", ctypes.c_int32),
+                    ("driver_version", ctypes.c_int32),
+                    ("total_memory", ctypes.c_int64),
+                    ("name", ctypes.c_char * 256)]
+
+    runtime = ctypes.CDLL(os.path.join(os.environ["LOWBIT_LIBRARY_DIR"],
+                                       "liblowbit_cuda_runtime.so"))
+    runtime.lowbit_cuda_last_error.restype = ctypes.c_char_p
+    device = Device()
+    if runtime.lowbit_cuda_device_info(ctypes.byref(device)) != 0:
+        sys.exit("no usable GPU: " + runtime.lowbit_cuda_last_error().decode())
+    print(f"device {device.ordinal}: {device.name.decode()}, "
+          f"sm_{device.compute_major}{device.compute_minor}, "
+          f"{device.multiprocessors} SMs, driver {device.driver_version}")
+    return f"sm_{device.compute_major}{device.compute_minor}"
+
+
+class Module:
+    """Public functions; each becomes an entry point of the artifact."""
+
+    def __init__(self):
+        self.funcs = []
+
+    def add(self, name, params, body):
+        args = ", ".join(f"%{p}: {t}" for p, t in params)
+        ret = body.rsplit(" : ", 1)[1]
+        self.funcs.append(f"func.func @{name}({args}) -> {ret} {{\n{body}\n}}")
+
+    def text(self):
+        return "\n".join(self.funcs) + "\n"
+
+
+def qmatmul_body(w_lit, q, xt, yt, bias_type=None, lora=None):
+    lines = [f"  %w = lowbit.weight inline {w_lit} -> {q}"]
+    types, suffix = [xt, q], ""
+    if bias_type:
+        suffix += " bias(%bias)"
+        types.append(bias_type)
+    if lora:
+        lines.append(f"  %a = arith.constant {lora[0]}")
+        lines.append(f"  %b = arith.constant {lora[2]}")
+        suffix += f" lora(%a, %b) scale {LORA_SCALE}"
+        types += [lora[1], lora[3]]
+    lines.append(f"  %y = lowbit.qmatmul %x, %w{suffix} : "
+                 f"({', '.join(types)}) -> {yt}")
+    lines.append(f"  return %y : {yt}")
+    return "\n".join(lines)
+
+
+def exact_cases(rng, module):
+    """One-hot x, 16 columns of W per call: y[m, n] = W[n, k0 + m]."""
+    cases = []
+    for fmt in FORMATS:
+        for block, n, k in EXACT_BLOCKS:
+            scheme, mlir = schemes(fmt, block)
+            w = rng.standard_normal((n, k)).astype(np.float32)
+            buf = nx.quantize(w, scheme)
+            if fmt[0] == "fp8" and block:
+                # Every code but the two NaNs, cyclically.
+                codes = np.arange(n * k) % 256
+                codes[(codes & 0x7F) == 0x7F] = 0
+                buf[:n * k] = codes.astype(np.uint8)
+            want = nx.dequantize(buf, scheme, (n, k))
+            q = f"!lowbit.qtensor<{n}x{k}xf32, {mlir}>"
+            name = f"exact_{fmt[0]}_{block}"
+            xt = tensor_type((MAX_BATCH, k), "f32")
+            module.add(name, [("x", xt)], qmatmul_body(
+                dense(buf), q, xt, tensor_type((MAX_BATCH, n), "f32")))
+            for k0 in range(0, k, MAX_BATCH):
+                rows = min(MAX_BATCH, k - k0)
+                x = np.zeros((MAX_BATCH, k), dtype=np.float32)
+                x[np.arange(rows), k0 + np.arange(rows)] = 1
+                cases.append((name, x, want[:, k0:k0 + rows].T.copy(), rows))
+    return cases
+
+
+def matmul_cases(rng, module):
+    cases = []
+    for i, fmt in enumerate(FORMATS):
+        for j, (block, n, k) in enumerate(BLOCKS):
+            scheme, mlir = schemes(fmt, block)
+            batch = BATCHES[(i + j) % len(BATCHES)]
+            act = ACTIVATIONS[(i + 2 * j) % 3]
+            extra = EXTRAS[(i + j) % 4]
+            w = rng.standard_normal((n, k)).astype(np.float32)
+            buf = nx.quantize(w, scheme)
+            wq = nx.dequantize(buf, scheme, (n, k)).astype(np.float64)
+            x = to_dtype(rng.standard_normal(batch + (k,)), act)
+            q = f"!lowbit.qtensor<{n}x{k}x{act}, {mlir}>"
+            x64 = as_f64(x, act)
+            want = x64 @ wq.T
+            magnitude = np.abs(x64) @ np.abs(wq).T
+            xt = tensor_type(batch + (k,), act)
+            params, inputs = [("x", xt)], [x]
+            bias_type = lora_arg = None
+            if "bias" in extra:
+                bias = to_dtype(rng.standard_normal(n), act)
+                bias_type = tensor_type((n,), act)
+                params.append(("bias", bias_type))
+                inputs.append(bias)
+                want = want + as_f64(bias, act)
+                magnitude = magnitude + np.abs(as_f64(bias, act))
+            if "lora" in extra:
+                a = to_dtype(rng.standard_normal((RANK, k)) * 0.1, act)
+                b = to_dtype(rng.standard_normal((n, RANK)) * 0.1, act)
+                a64, b64 = as_f64(a, act), as_f64(b, act)
+                lora_arg = (literal(a, act), tensor_type((RANK, k), act),
+                            literal(b, act), tensor_type((n, RANK), act))
+                want = want + LORA_SCALE * (x64 @ a64.T) @ b64.T
+                magnitude = magnitude + LORA_SCALE * (
+                    np.abs(x64) @ np.abs(a64).T) @ np.abs(b64).T
+            name = f"mm_{fmt[0]}_{block}"
+            module.add(name, params, qmatmul_body(
+                dense(buf), q, xt, tensor_type(batch + (n,), act), bias_type,
+                lora_arg))
+            bound = ((k + RANK + 4) * 2.0 ** -23 * magnitude +
+                     OUT_EPS[act] * np.abs(want) + 1e-6)
+            cases.append((name, inputs, act, want, bound,
+                          f"batch {'x'.join(map(str, batch))}, {act}, {extra}"))
+    return cases
+
+
+def compile_module(work, text, chip):
+    source = os.path.join(work, "cases.mlir")
+    library = os.path.join(work, "cases.so")
+    with open(source, "w") as f:
+        f.write(text)
+    compiler = os.path.join(os.path.dirname(os.environ["LOWBIT_OPT"]),
+                            "lowbit-compile")
+    result = subprocess.run([compiler, "--target=cuda", f"--gpu-chip={chip}",
+                             source, "-o", library],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"lowbit-compile failed:\n{result.stderr}")
+    return library
+
+
+def as_f32(y, act):
+    if act == "bf16":
+        return (y.astype(np.uint32) << 16).view(np.float32)
+    return y.astype(np.float32)
+
+
+def main():
+    work = sys.argv[1]
+    chip = gpu_chip()
+    rng = np.random.default_rng(2026)
+    module = Module()
+    exact = exact_cases(rng, module)
+    matmul = matmul_cases(rng, module)
+    model = lowbit.load(compile_module(work, module.text(), chip))
+    print(f"compiled {len(module.funcs)} entry points for {chip}")
+
+    failures = 0
+    for name, x, want, rows in exact:
+        (y,) = model[name](x)
+        # x·Wᵀ sums zeros with W[n, k], so -0 comes out as +0.
+        got = (y[:rows] + np.float32(0)).ravel()
+        want = (want + np.float32(0)).ravel()
+        bad = np.flatnonzero(want.view(np.int32) != got.view(np.int32))
+        if bad.size:
+            i = bad[0]
+            print(f"{name}: {bad.size} of {want.size} values differ; first at "
+                  f"{i}: numerics {want[i]!r}, GPU {got[i]!r}")
+            failures += 1
+    print(f"exact decode: {len(exact)} calls, {failures} failed")
+
+    mm_failures = 0
+    for name, inputs, act, want, bound, what in matmul:
+        (y,) = model[name](*inputs)
+        got = as_f32(y, act).astype(np.float64)
+        worst = float(np.max(np.abs(got - want) / bound))
+        if not worst <= 1.0:
+            print(f"qmatmul {name} ({what}): error / bound = {worst:.3f} "
+                  "FAILED")
+            mm_failures += 1
+    print(f"qmatmul: {len(matmul)} cases, {mm_failures} failed")
+
+    # Concurrent and repeated calls of one entry point.
+    name, inputs, act, _, _, _ = matmul[1]
+    (reference,) = model[name](*inputs)
+    outputs = [None] * 4
+
+    def worker(t):
+        for _ in range(20):
+            (outputs[t],) = model[name](*inputs)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    same = all(o is not None and np.array_equal(o.view(np.uint8),
+                                                reference.view(np.uint8))
+               for o in outputs)
+    print(f"threads: {'same results' if same else 'results differ FAILED'}")
+
+    total = failures + mm_failures + (not same)
+    if total:
+        sys.exit(f"{total} checks failed")
+    print("all checks passed")
+
+
+if __name__ == "__main__":
+    main()
