@@ -87,6 +87,16 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
   pm.addPass(mlir::lowbit::createLowbitLowerCpu(lower));
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
+  // The float linalg ops left (float matmuls, attention, softmax, norms,
+  // activations) become tiled vector code on tensors; what the pass cannot
+  // handle stays for convert-linalg-to-loops below.
+  if (options.vectorizeLinalg) {
+    mlir::lowbit::LowbitVectorizeLinalgOptions vectorize;
+    vectorize.vectorWidth = options.vectorWidth;
+    pm.addPass(mlir::lowbit::createLowbitVectorizeLinalg(vectorize));
+    pm.addPass(mlir::createCanonicalizerPass());
+    pm.addPass(mlir::createCSEPass());
+  }
   // Bufferization turns the packed weight constants into read-only globals
   // that the kernels' vector reads address directly. The kernels' scf.forall
   // over output tiles becomes an OpenMP worksharing loop (libomp at run
@@ -122,6 +132,7 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
               "convert-math-to-llvm,"
               "convert-math-to-libm,"
               "convert-arith-to-llvm,"
+              "convert-ub-to-llvm,"
               "convert-index-to-llvm,"
               "finalize-memref-to-llvm,";
   if (options.parallel)

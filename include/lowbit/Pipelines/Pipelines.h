@@ -96,6 +96,12 @@ struct CpuPipelineOptions : mlir::PassPipelineOptions<CpuPipelineOptions> {
       llvm::cl::desc("With parallel: threads per kernel; 0 = the OpenMP "
                      "runtime's default (OMP_NUM_THREADS or all cores)"),
       llvm::cl::init(0)};
+  Option<bool> vectorizeLinalg{
+      *this, "vectorize-linalg",
+      llvm::cl::desc("Tile and vectorize the float linalg ops that are not "
+                     "lowbit.qmatmul (lowbit-vectorize-linalg); off: "
+                     "scalar loops"),
+      llvm::cl::init(true)};
   Option<bool> x86Vector {
     *this, "x86-vector",
         llvm::cl::desc("Allow x86vector dialect ops in the vector lowering"),

@@ -372,4 +372,66 @@ def LowbitLowerGpu : Pass<"lowbit-lower-gpu", "ModuleOp"> {
   ];
 }
 
+def LowbitVectorizeLinalg : Pass<"lowbit-vectorize-linalg"> {
+  let summary = "Tile and vectorize float linalg ops on tensors for CPUs";
+  let description = [{
+    Turns the float `linalg` ops that `lowbit-lower-cpu` leaves behind
+    (float matmuls, attention's batch matmuls, softmax, LayerNorm, GELU,
+    bias adds, transposes, fills) into tiled loops of vector code, on
+    tensors, before bufferization. What is not handled stays as it is and
+    is lowered to scalar loops by `convert-linalg-to-loops` as before.
+
+    - **Contractions** (`linalg.matmul`, `linalg.batch_matmul`, their
+      transposed-B forms and generic contractions with one M, N and K
+      dimension, static shapes, float operands): a B read along K
+      (`[N, K]` weights) is first transposed to `[K, N]` (folded at
+      compile time when B is a constant), then the op is tiled into
+      register blocks of `m-tile` rows by `n-tile` columns (the largest
+      divisors of M and N not above them) and `k-tile` steps of K,
+      vectorized into `vector.contract`, and the accumulators are kept in
+      vector registers across the K loop. The contraction is lowered to
+      outer products, i.e. one broadcast of an element of A and one FMA
+      per row and K step.
+    - **Other ops** (elementwise `linalg.generic` and named elementwise
+      ops, reductions, `linalg.fill`, `linalg.transpose`,
+      `linalg.broadcast`, `linalg.copy`) with static shapes and a float
+      result are tiled to one row of the innermost loop dimension, at
+      most `max-vector-size` elements (the largest divisor), and
+      vectorized with `linalg::vectorize`; reductions become
+      `vector.reduction`.
+
+    Ops with dynamic shapes, gathers (`tensor.extract` in the body),
+    integer results or other bodies the vectorizer rejects are left
+    unchanged. Results are those of the scalar loops except for the order
+    (reassociation) of f32 reductions and the fused multiply-adds of
+    contractions. Tensor `arith` ops are converted to `linalg.generic`
+    first (as `convert-elementwise-to-linalg` does) so they are vectorized
+    too. The output has only 1-D vectors and transfers, which the rest of
+    `lowbit-cpu-pipeline` lowers unchanged. See docs/CodegenCPU.md.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "f32 lanes of a vector register (16: AVX-512, 8: AVX2); "
+           "matmul column tiles are preferably multiples of it">,
+    Option<"mTile", "m-tile", "int64_t", /*default=*/"8",
+           "Most rows of a matmul register block">,
+    Option<"nTile", "n-tile", "int64_t", /*default=*/"0",
+           "Most columns of a matmul register block (0: two vector "
+           "registers, 2 x vector-width)">,
+    Option<"kTile", "k-tile", "int64_t", /*default=*/"4",
+           "Most K steps per iteration of a matmul's K loop">,
+    Option<"maxVectorSize", "max-vector-size", "int64_t", /*default=*/"512",
+           "Most elements of the vector of an elementwise or reduction "
+           "tile">,
+    Option<"stats", "stats", "bool", /*default=*/"false",
+           "Report the pass's counters in a remark">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect", "::mlir::math::MathDialect",
+    "::mlir::affine::AffineDialect", "::mlir::ub::UBDialect"
+  ];
+}
+
 #endif // LOWBIT_DIALECT_LOWBIT_TRANSFORMS_PASSES_TD
