@@ -233,3 +233,16 @@ func.func @integer(%a: tensor<8x64xi32>, %b: tensor<8x64xi32>) -> tensor<8x64xi3
   %r = arith.addi %a, %b : tensor<8x64xi32>
   return %r : tensor<8x64xi32>
 }
+
+// -----
+
+// A transpose whose tiles would be a single column (19 is prime) stays a
+// linalg op for the scalar loops: its vector form would be a gather.
+// CHECK-LABEL: func @transpose_prime
+//       CHECK:   linalg.transpose
+// STATS: remark: lowbit-vectorize-linalg: contractions-vectorized=0 ops-vectorized=0 ops-left=1 nd-vector-ops=0
+func.func @transpose_prime(%a: tensor<19x128xf32>) -> tensor<128x19xf32> {
+  %e = tensor.empty() : tensor<128x19xf32>
+  %t = linalg.transpose ins(%a : tensor<19x128xf32>) outs(%e : tensor<128x19xf32>) permutation = [1, 0]
+  return %t : tensor<128x19xf32>
+}

@@ -250,8 +250,11 @@ struct TransposeContractionRhs
     SmallVector<Value> inputs = op.getDpsInputs();
     inputs[info->rhsInput] = swapped;
 
-    FailureOr<linalg::GenericOp> generic =
-        linalg::generalizeNamedOp(rewriter, op);
+    FailureOr<linalg::GenericOp> generic = failure();
+    if (auto existing = dyn_cast<linalg::GenericOp>(op.getOperation()))
+      generic = existing;
+    else
+      generic = linalg::generalizeNamedOp(rewriter, op);
     if (failed(generic))
       return failure();
     auto replacement = linalg::GenericOp::create(
@@ -395,6 +398,10 @@ LowbitVectorizeLinalgPass::plan(linalg::LinalgOp op) const {
   if (transposing) {
     result.sizes[*vdim] = pickTile((*ranges)[*vdim], 2 * 8, 8);
     result.sizes[*outDim] = pickTile((*ranges)[*outDim], 2 * 8, 8);
+    // A 16x1 tile is a column gather, whose vector lowering does not
+    // terminate; such transposes (a prime dimension) stay scalar loops.
+    if (result.sizes[*vdim] == 1 || result.sizes[*outDim] == 1)
+      return std::nullopt;
   } else {
     // A reduction along the vector runs over the whole row (up to
     // max-vector-size, one vector.reduction per row); elementwise ops take
@@ -556,6 +563,11 @@ static void addCanonicalizations(RewritePatternSet &patterns) {
 
 void LowbitVectorizeLinalgPass::runOnOperation() {
   Operation *root = getOperation();
+  // A failed rewrite is an error at the root, never a silent failure.
+  auto fail = [&](StringRef what) {
+    root->emitError("lowbit-vectorize-linalg: ") << what;
+    signalPassFailure();
+  };
   MLIRContext *context = &getContext();
   PassCounters counters{"contractions-vectorized", "ops-vectorized",
                         "ops-left", "nd-vector-ops"};
@@ -566,7 +578,7 @@ void LowbitVectorizeLinalgPass::runOnOperation() {
     linalg::populateElementwiseToLinalgConversionPatterns(patterns);
     patterns.add<TransposeContractionRhs>(context);
     if (failed(applyPatternsGreedily(root, std::move(patterns))))
-      return signalPassFailure();
+      return fail("rewrites did not converge");
   }
 
   // 2. Tile and vectorize, op by op.
@@ -597,7 +609,7 @@ void LowbitVectorizeLinalgPass::runOnOperation() {
     RewritePatternSet patterns(context);
     tensor::populateFoldTensorSubsetOpPatterns(patterns);
     if (failed(applyPatternsGreedily(root, std::move(patterns))))
-      return signalPassFailure();
+      return fail("rewrites did not converge");
   }
   {
     RewritePatternSet patterns(context);
@@ -609,7 +621,7 @@ void LowbitVectorizeLinalgPass::runOnOperation() {
     vector::populateCastAwayVectorLeadingOneDimPatterns(patterns);
     addCanonicalizations(patterns);
     if (failed(applyPatternsGreedily(root, std::move(patterns))))
-      return signalPassFailure();
+      return fail("rewrites did not converge");
   }
 
   // 3b. Contractions to outer products (a broadcast and an FMA per row and
@@ -632,7 +644,7 @@ void LowbitVectorizeLinalgPass::runOnOperation() {
     // chains back into broadcasts); folds still apply.
     vector::populateVectorToVectorCanonicalizationPatterns(patterns);
     if (failed(applyPatternsGreedily(root, std::move(patterns))))
-      return signalPassFailure();
+      return fail("rewrites did not converge");
   }
 
   // 3c. n-D transfers to rows (1-D transfers).
@@ -645,7 +657,7 @@ void LowbitVectorizeLinalgPass::runOnOperation() {
                       .setTargetRank(1));
     addCanonicalizations(patterns);
     if (failed(applyPatternsGreedily(root, std::move(patterns))))
-      return signalPassFailure();
+      return fail("rewrites did not converge");
   }
 
   // 3d. Accumulator rows out of the K loops (innermost loops first): the
@@ -665,7 +677,7 @@ void LowbitVectorizeLinalgPass::runOnOperation() {
     addCanonicalizations(patterns);
     patterns.add<ScalarizeVectorMath>(context);
     if (failed(applyPatternsGreedily(root, std::move(patterns))))
-      return signalPassFailure();
+      return fail("rewrites did not converge");
   }
   root->walk([&](Operation *op) {
     if (llvm::any_of(op->getResultTypes(), [](Type t) {
