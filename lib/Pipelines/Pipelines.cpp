@@ -84,6 +84,7 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
   lower.batchTile = options.batchTile;
   lower.nTile = options.nTile;
   lower.isa = resolveCpuIsa(options.isa);
+  lower.gemmMinBatch = options.gemmMinBatch;
   pm.addPass(mlir::lowbit::createLowbitLowerCpu(lower));
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());

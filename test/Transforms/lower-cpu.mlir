@@ -5,11 +5,14 @@
 // RUN: lowbit-opt %s -split-input-file -verify-diagnostics -lowbit-lower-cpu=isa=avx512 | FileCheck %s --check-prefix=AVX512
 // RUN: lowbit-opt %s -split-input-file -verify-diagnostics -lowbit-lower-cpu="isa=avx2 vector-width=8" | FileCheck %s --check-prefix=AVX2
 // RUN: lowbit-opt %s -split-input-file -verify-diagnostics -lowbit-cpu-pipeline="parallel=true threads=2 n-tile=8 isa=generic" | FileCheck %s --check-prefix=OMP
+// RUN: lowbit-opt %s -split-input-file -verify-diagnostics -lowbit-lower-cpu=gemm-min-batch=0 | FileCheck %s --check-prefix=GEMV
+// RUN: not lowbit-opt %s -split-input-file -lowbit-lower-cpu=gemm-min-batch=-1 2>&1 | FileCheck %s --check-prefix=GEMMBATCH
 // RUN: not lowbit-opt %s -split-input-file -lowbit-lower-cpu=vector-width=12 2>&1 | FileCheck %s --check-prefix=WIDTH
 // RUN: not lowbit-opt %s -split-input-file -lowbit-lower-cpu=isa=sse 2>&1 | FileCheck %s --check-prefix=ISA
 
 // WIDTH: vector-width must be a positive multiple of 8 {{.*}} got 12
 // ISA: isa must be generic, avx2 or avx512, got 'sse'
+// GEMMBATCH: gemm-min-batch must not be negative, got -1
 
 !i4 = !lowbit.qtensor<16x64xf16, #lowbit.scheme<i4, block = 32, scale = f16>>
 
@@ -225,4 +228,56 @@ func.func @external(%x: tensor<1x64xf32>) -> tensor<1x16xf32> {
          : !lowbit.qtensor<16x64xf32, #lowbit.scheme<i4, block = 32>>
   %y = lowbit.qmatmul %x, %w : (tensor<1x64xf32>, !lowbit.qtensor<16x64xf32, #lowbit.scheme<i4, block = 32>>) -> tensor<1x16xf32>
   return %y : tensor<1x16xf32>
+}
+
+// -----
+
+// A static batch of 64 rows (>= gemm-min-batch) takes the GEMM strategy:
+// per tile of 32 output columns and 256 columns of K, the weight tile is
+// decoded once into an f32 [32, 256] tensor and contracted with all 64
+// rows; the accumulator is the forall's slice of the result (in place).
+// CHECK-LABEL: func @gemm_int4
+//       CHECK:   scf.forall (%[[T:.*]]) in (2) shared_outs(%[[OUT:.*]] = %{{.*}}) -> (tensor<64x64xf32>)
+//       CHECK:     %[[DST:.*]] = tensor.extract_slice %[[OUT]][0, %{{.*}}] [64, 32] [1, 1]
+//       CHECK:     %[[ACC:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[DST]] : tensor<64x32xf32>)
+//       CHECK:     scf.for %[[K0:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%{{.*}} = %[[ACC]]) -> (tensor<64x32xf32>)
+//       CHECK:       tensor.empty() : tensor<32x256xf32>
+//       CHECK:       scf.for
+//       CHECK:         vector.transfer_write %{{.*}} : vector<64xf32>, tensor<32x256xf32>
+//       CHECK:       tensor.extract_slice %{{.*}}[0, %[[K0]]] [64, 256] [1, 1] : tensor<64x512xf32> to tensor<64x256xf32>
+//       CHECK:       linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+//  CHECK-SAME:         ins(%{{.*}}, %{{.*}} : tensor<64x256xf32>, tensor<32x256xf32>) outs(%{{.*}} : tensor<64x32xf32>)
+//       CHECK:     tensor.parallel_insert_slice %{{.*}} into %[[OUT]][0, %{{.*}}] [64, 32] [1, 1]
+// After the pipeline: register-blocked FMAs, and no call of an MLIR runtime
+// helper (a strided copy would call memrefCopy).
+// LLVM-LABEL: llvm.func @gemm_int4
+//       LLVM:   llvm.intr.fmuladd({{.*}}) : (vector<32xf32>, vector<32xf32>, vector<32xf32>) -> vector<32xf32>
+//   LLVM-NOT:   memrefCopy
+// With gemm-min-batch=0 the same batch takes the GEMV strategy.
+// GEMV-LABEL: func @gemm_int4
+//   GEMV-NOT:   linalg.generic
+//       GEMV:   vector.fma
+func.func @gemm_int4(%x: tensor<64x512xf32>) -> tensor<64x64xf32> {
+  %w = lowbit.weight inline dense<35> : tensor<16896xi8> -> !lowbit.qtensor<64x512xf32, #lowbit.scheme<i4, block = 128, scale = f16>>
+  %y = lowbit.qmatmul %x, %w : (tensor<64x512xf32>, !lowbit.qtensor<64x512xf32, #lowbit.scheme<i4, block = 128, scale = f16>>) -> tensor<64x64xf32>
+  return %y : tensor<64x64xf32>
+}
+
+// -----
+
+// f16 results: the accumulator is f32 and the final cast writes the
+// result slice; bias and LoRA update the f32 tile first.
+// CHECK-LABEL: func @gemm_nf4_f16_bias_lora
+//       CHECK:   scf.forall
+//       CHECK:     %[[DST:.*]] = tensor.extract_slice
+//       CHECK:     scf.for
+//       CHECK:     arith.extf {{.*}} : f16 to f32
+//       CHECK:     arith.addf
+//       CHECK:     linalg.generic {{.*}} outs(%[[DST]] : tensor<32x16xf16>)
+//       CHECK:       arith.truncf {{.*}} : f32 to f16
+func.func @gemm_nf4_f16_bias_lora(%x: tensor<32x128xf16>, %bias: tensor<16xf16>, %a: tensor<4x128xf16>, %b: tensor<16x4xf16>) -> tensor<32x16xf16> {
+  %w = lowbit.weight inline dense<35> : tensor<1088xi8> -> !lowbit.qtensor<16x128xf16, #lowbit.scheme<nf4, block = 64, scale = f16>>
+  %y = lowbit.qmatmul %x, %w bias(%bias) lora(%a, %b) scale 0.5
+         : (tensor<32x128xf16>, !lowbit.qtensor<16x128xf16, #lowbit.scheme<nf4, block = 64, scale = f16>>, tensor<16xf16>, tensor<4x128xf16>, tensor<16x4xf16>) -> tensor<32x16xf16>
+  return %y : tensor<32x16xf16>
 }

@@ -25,7 +25,8 @@ def opt(source, *args):
     result = subprocess.run([_env("LOWBIT_OPT"), "-", *args], input=source,
                             capture_output=True, text=True)
     if result.returncode != 0:
-        sys.exit(f"lowbit-opt {' '.join(args)} failed:\n{result.stderr}")
+        sys.exit(f"lowbit-opt {' '.join(args)} failed (exit code "
+                 f"{result.returncode}):\n{result.stderr}")
     return result.stdout, result.stderr
 
 

@@ -86,6 +86,12 @@ struct CpuPipelineOptions : mlir::PassPipelineOptions<CpuPipelineOptions> {
       llvm::cl::desc("Instructions the kernels name directly: host (the "
                      "best this machine has), generic, avx2 or avx512"),
       llvm::cl::init("host")};
+  Option<int64_t> gemmMinBatch{
+      *this, "gemm-min-batch",
+      llvm::cl::desc("Static batches of at least this many rows use the "
+                     "GEMM strategy (decoded tiles shared by all rows); 0: "
+                     "never"),
+      llvm::cl::init(16)};
   Option<bool> parallel{
       *this, "parallel",
       llvm::cl::desc("Run the kernels' output tiles on threads (OpenMP: "

@@ -2,11 +2,13 @@
 # RUN: %python %s --options "isa=generic"
 # RUN: %python %s --options "isa=avx2 vector-width=8"
 # RUN: %python %s --options "isa=avx512 parallel=true threads=2 n-tile=4"
+# RUN: %python %s --options "gemm-min-batch=1"
+# RUN: %python %s --options "isa=avx2 vector-width=8 gemm-min-batch=2 parallel=true threads=2 n-tile=8"
 """lowbit-cpu-pipeline's fused kernels compute lowbit.qmatmul correctly.
 
 For every format (with zero points, scale types and double quantization),
-block sizes 32/64/128 and per-channel, batches 1, 3 and 16 (and a dynamic
-batch), N and K that are not multiples of the vector width, with and
+block sizes 32/64/128 and per-channel, batches 1, 3, 16 and 64 (and a
+dynamic batch), N and K that are not multiples of the vector width, with and
 without bias and LoRA, and f32/f16/bf16 activations:
 
 1. decoded weights are bit-exact: with one-hot rows of x, y[m, n] is
@@ -18,7 +20,8 @@ without bias and LoRA, and f32/f16/bf16 activations:
 
 All cases of a check run in one module, so mlir-runner starts only a few
 times. `--options` passes lowbit-cpu-pipeline options, to force each code
-path (portable select tree, AVX2 and AVX-512 permutes, OpenMP threads); a
+path (portable select tree, AVX2 and AVX-512 permutes, OpenMP threads, the
+GEMM strategy for every static batch with `gemm-min-batch`); a
 path the host cannot run is skipped. The reference pipeline is compared only
 with the default options (the other paths are held to the same numpy
 bounds).
@@ -43,7 +46,7 @@ from qmatmul_cases import (FORMATS, OUT_EPS, as_f64, literal, schemes,
 # (the looped form of the split-nibble path).
 BLOCKS = [(32, 37, 96), (64, 19, 128), (128, 11, 256), (0, 13, 45),
           (0, 9, 320)]
-BATCHES = [(1,), (3,), (2, 8)]
+BATCHES = [(1,), (3,), (2, 8), (64,)]
 ACTIVATIONS = ["f32", "f16", "bf16"]
 EXTRAS = ["none", "bias", "lora", "bias+lora"]
 RANK, LORA_SCALE = 3, 0.75
@@ -184,7 +187,7 @@ def check_qmatmul(rng):
     for i, fmt in enumerate(FORMATS):
         for j, (block, n, k) in enumerate(BLOCKS):
             scheme, mlir = schemes(fmt, block)
-            batch = BATCHES[(i + j) % 3]
+            batch = BATCHES[(i + j) % len(BATCHES)]
             act = ACTIVATIONS[(i + 2 * j) % 3]
             extra = EXTRAS[(i + j) % 4]
             dynamic = (i + j) % 7 == 3 and len(batch) == 1

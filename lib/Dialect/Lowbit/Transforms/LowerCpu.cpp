@@ -23,6 +23,7 @@
 #include "lowbit/Numerics/Codebooks.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/ADT/StringSwitch.h"
@@ -58,6 +59,20 @@ struct KernelConfig {
   int64_t batchTile;
   int64_t nTile;
   Isa isa;
+  /// Static batches of at least this many rows take the GEMM strategy
+  /// (0: never).
+  int64_t gemmMinBatch;
+};
+
+/// Most columns of K decoded into one tile of the GEMM strategy: 32 rows
+/// of W x 256 f32 values is 32 KiB, an L1's worth.
+constexpr int64_t kGemmMaxTileK = 256;
+
+/// The GEMM strategy's tiling: `nt` rows of W per scf.forall iteration,
+/// K in steps of `kb` columns decoded into a tile, decoded in pieces of
+/// `piece` columns that share one scale.
+struct GemmPlan {
+  int64_t nt, kb, piece;
 };
 
 Value cIdx(ImplicitLocOpBuilder &b, int64_t v) {
@@ -476,6 +491,12 @@ struct CpuQMatmulLowering : OpConversionPattern<QMatmulOp> {
     VectorDecoder decoder(weightType, adaptor.getWeight(), config.isa,
                           op->getParentOfType<ModuleOp>());
     const nx::PackedLayout &layout = reader.getLayout();
+    if (std::optional<GemmPlan> plan = planGemm(xType, n, layout)) {
+      Value y = emitGemm(b, op, x, xa, *plan, reader, decoder);
+      rewriter.replaceOp(
+          op, restoreBatchDims(b, b.getLoc(), y, op.getInput(), resultType, n));
+      return success();
+    }
     Value xSplit;
     if (decoder.splitsNibbles(config.vectorWidth,
                               layout.k / layout.blocksPerRow))
@@ -564,6 +585,287 @@ struct CpuQMatmulLowering : OpConversionPattern<QMatmulOp> {
   }
 
 private:
+  /// The GEMM strategy applies to static batches of at least gemmMinBatch
+  /// rows whose blocks split into whole vectors, and to N with a divisor
+  /// that makes a useful column tile (else the GEMV strategy runs).
+  std::optional<GemmPlan> planGemm(RankedTensorType xType, int64_t n,
+                                   const nx::PackedLayout &layout) const {
+    if (config.gemmMinBatch <= 0 || xType.isDynamicDim(0) ||
+        xType.getDimSize(0) < config.gemmMinBatch)
+      return std::nullopt;
+    int64_t width = config.vectorWidth;
+    int64_t blockSize = layout.k / layout.blocksPerRow;
+    if (blockSize % width != 0)
+      return std::nullopt;
+    auto largestDivisor = [](int64_t value, int64_t cap, int64_t step) {
+      for (int64_t d = cap - cap % step; d >= step; d -= step)
+        if (value % d == 0)
+          return d;
+      return int64_t(0);
+    };
+    GemmPlan plan;
+    plan.piece = blockSize <= kGemmMaxTileK
+                     ? blockSize
+                     : largestDivisor(blockSize, kGemmMaxTileK, width);
+    if (plan.piece == 0)
+      return std::nullopt;
+    int64_t pieces = layout.k / plan.piece;
+    plan.kb = plan.piece *
+              std::max<int64_t>(1, largestDivisor(pieces,
+                                                  std::max<int64_t>(
+                                                      1, kGemmMaxTileK /
+                                                             plan.piece),
+                                                  1));
+    plan.nt = n <= config.nTile ? n : largestDivisor(n, config.nTile, 8);
+    if (plan.nt == 0)
+      return std::nullopt;
+    return plan;
+  }
+
+  /// A linalg.generic over `init`'s shape with `maps` (inputs, then init)
+  /// whose body `body` computes the new output element.
+  static Value
+  emitGeneric(ImplicitLocOpBuilder &b, ValueRange inputs, Value init,
+              ArrayRef<AffineMap> maps,
+              ArrayRef<utils::IteratorType> iterators,
+              function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+    return linalg::GenericOp::create(
+               b, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
+               iterators,
+               [&](OpBuilder &nb, Location loc, ValueRange args) {
+                 linalg::YieldOp::create(nb, loc, body(nb, loc, args));
+               })
+        .getResult(0);
+  }
+
+  /// acc[m, n] += Σ_k a[m, k] · b[n, k] (all f32, static shapes): the form
+  /// lowbit-vectorize-linalg turns into register-blocked vector code.
+  static Value emitContractTransposedB(ImplicitLocOpBuilder &b, Value lhs,
+                                       Value rhs, Value acc) {
+    MLIRContext *ctx = b.getContext();
+    AffineExpr dm, dn, dk;
+    bindDims(ctx, dm, dn, dk);
+    SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {dm, dk}, ctx),
+                                   AffineMap::get(3, 0, {dn, dk}, ctx),
+                                   AffineMap::get(3, 0, {dm, dn}, ctx)};
+    return emitGeneric(
+        b, ValueRange{lhs, rhs}, acc, maps,
+        {utils::IteratorType::parallel, utils::IteratorType::parallel,
+         utils::IteratorType::reduction},
+        [](OpBuilder &nb, Location loc, ValueRange args) -> Value {
+          Value product = arith::MulFOp::create(nb, loc, args[0], args[1]);
+          return arith::AddFOp::create(nb, loc, args[2], product);
+        });
+  }
+
+  /// Rows n0 .. n0 + nt of W, columns k0 .. k0 + kb, decoded bit-exactly
+  /// into an f32 [nt, kb] tensor.
+  Value emitDecodedTile(ImplicitLocOpBuilder &b, PackedScalarReader &reader,
+                        const VectorDecoder &decoder, const GemmPlan &plan,
+                        Value n0, Value k0) const {
+    const nx::Scheme &scheme = reader.getScheme();
+    const nx::PackedLayout &layout = reader.getLayout();
+    int64_t bits = decoder.getBits();
+    int64_t blockSize = layout.k / layout.blocksPerRow;
+    int64_t width = config.vectorWidth;
+    int64_t chunks = plan.piece / width;
+    Value tile = tensor::EmptyOp::create(
+        b, ArrayRef<int64_t>{plan.nt, plan.kb}, b.getF32Type());
+    auto rows = scf::ForOp::create(
+        b, cIdx(b, 0), cIdx(b, plan.nt), cIdx(b, 1), ValueRange{tile},
+        [&](OpBuilder &nb, Location loc, Value j, ValueRange rowArgs) {
+          ImplicitLocOpBuilder ib(loc, nb);
+          Value row = addIdx(ib, n0, j);
+          Value rowBytes = addIdx(ib, cIdx(ib, layout.codes.offset),
+                                  mulIdx(ib, row, int64_t(layout.rowBytes)));
+          auto pieces = scf::ForOp::create(
+              ib, cIdx(ib, 0), cIdx(ib, plan.kb), cIdx(ib, plan.piece),
+              rowArgs,
+              [&](OpBuilder &pb, Location ploc, Value p, ValueRange args) {
+                ImplicitLocOpBuilder jb(ploc, pb);
+                Value col = addIdx(jb, k0, p);
+                Value block = addIdx(
+                    jb, mulIdx(jb, row, layout.blocksPerRow),
+                    arith::DivUIOp::create(jb, col, cIdx(jb, blockSize)));
+                Value scale = reader.loadBlockScale(jb, block);
+                Value zero;
+                if (scheme.zeroPoint == nx::ZeroPoint::Int)
+                  zero = reader.loadIntZeroPoint(jb, block);
+                else if (scheme.zeroPoint == nx::ZeroPoint::Min)
+                  zero = reader.loadMinZeroPoint(jb, block);
+                Value table;
+                if (decoder.usesScaledTable())
+                  table = decoder.scaledTable(jb, scale, zero);
+                // Codes of a row are contiguous and every piece starts on
+                // a byte (col is a multiple of the vector width).
+                Value byteBase =
+                    addIdx(jb, rowBytes,
+                           arith::DivUIOp::create(
+                               jb, mulIdx(jb, col, bits), cIdx(jb, 8)));
+                Value written = args[0];
+                for (int64_t g = 0; g < chunks; g += kDecodeGroup) {
+                  int64_t count = std::min(kDecodeGroup, chunks - g) * width;
+                  Value byteOffset =
+                      addIdx(jb, byteBase, cIdx(jb, g * width * bits / 8));
+                  Value values =
+                      table ? decoder.lookupScaled(jb, byteOffset, count, table)
+                            : decoder.applyScale(
+                                  jb, decoder.decodeCodes(jb, byteOffset, count),
+                                  scale, zero);
+                  Value at = addIdx(jb, p, cIdx(jb, g * width));
+                  written = vector::TransferWriteOp::create(
+                                jb, values, written, ValueRange{j, at},
+                                ArrayRef<bool>{true})
+                                .getResult();
+                }
+                scf::YieldOp::create(jb, written);
+              });
+          scf::YieldOp::create(ib, pieces.getResult(0));
+        });
+    return rows.getResult(0);
+  }
+
+  /// The GEMM strategy for large static batches: per tile of nt output
+  /// columns (an scf.forall iteration) and per kb columns of K, the tile
+  /// of W is decoded once into an f32 [nt, kb] tensor (L1-sized) and
+  /// multiplied with all M rows of x by a contraction that
+  /// lowbit-vectorize-linalg register-blocks; bias, LoRA's up-projection
+  /// and the result type follow as elementwise ops on the [M, nt] tile.
+  Value emitGemm(ImplicitLocOpBuilder &b, QMatmulOp op, Value x, Value xa,
+                 const GemmPlan &plan, PackedScalarReader &reader,
+                 const VectorDecoder &decoder) const {
+    MLIRContext *ctx = b.getContext();
+    Type f32 = b.getF32Type();
+    auto xType = cast<RankedTensorType>(x.getType());
+    int64_t m = xType.getDimSize(0), k = xType.getDimSize(1);
+    int64_t n = op.getWeight().getType().getShape()[0];
+    Type resultElement = op.getType().getElementType();
+    AffineMap identity2 = AffineMap::getMultiDimIdentityMap(2, ctx);
+    SmallVector<utils::IteratorType> parallel2(2,
+                                               utils::IteratorType::parallel);
+    auto empty = [&](int64_t rows, int64_t cols, Type element) -> Value {
+      return tensor::EmptyOp::create(b, ArrayRef<int64_t>{rows, cols},
+                                     element);
+    };
+
+    // x in f32 once, not per tile.
+    Value xf = x;
+    if (xType.getElementType() != f32)
+      xf = emitGeneric(b, ValueRange{x}, empty(m, k, f32),
+                       {identity2, identity2}, parallel2,
+                       [&](OpBuilder &nb, Location loc, ValueRange args) {
+                         return arith::ExtFOp::create(nb, loc, f32, args[0])
+                             .getResult();
+                       });
+
+    auto forall = scf::ForallOp::create(
+        b, ArrayRef<OpFoldResult>{b.getIndexAttr(n / plan.nt)},
+        ValueRange{empty(m, n, resultElement)}, std::nullopt);
+    Block *body = forall.getBody();
+    if (body->empty() || !isa<scf::InParallelOp>(body->back())) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToEnd(body);
+      scf::InParallelOp::create(b);
+    }
+    auto terminator = cast<scf::InParallelOp>(body->getTerminator());
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(terminator);
+    Value n0 = mulIdx(b, forall.getInductionVars()[0], plan.nt);
+
+    // The result tile is the forall's slice of the output: with f32
+    // results the accumulator lives there, else the final cast writes
+    // there, so bufferization works in place (a copy into the strided view
+    // would call an MLIR runtime helper, memrefCopy).
+    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), n0};
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(m),
+                                       b.getIndexAttr(plan.nt)};
+    SmallVector<OpFoldResult> strides = {b.getIndexAttr(1), b.getIndexAttr(1)};
+    Value destination = tensor::ExtractSliceOp::create(
+        b, forall.getRegionIterArgs()[0], offsets, sizes, strides);
+    Value zero = arith::ConstantOp::create(b, b.getZeroAttr(f32));
+    Value acc =
+        linalg::FillOp::create(b, zero,
+                               resultElement == f32 ? destination
+                                                    : empty(m, plan.nt, f32))
+            .getResult(0);
+    auto kLoop = scf::ForOp::create(
+        b, cIdx(b, 0), cIdx(b, k), cIdx(b, plan.kb), ValueRange{acc},
+        [&](OpBuilder &nb, Location loc, Value k0, ValueRange args) {
+          ImplicitLocOpBuilder ib(loc, nb);
+          Value tile = emitDecodedTile(ib, reader, decoder, plan, n0, k0);
+          Value xs = tensor::ExtractSliceOp::create(
+              ib, xf, ArrayRef<OpFoldResult>{ib.getIndexAttr(0), k0},
+              ArrayRef<OpFoldResult>{ib.getIndexAttr(m),
+                                     ib.getIndexAttr(plan.kb)},
+              ArrayRef<OpFoldResult>{ib.getIndexAttr(1), ib.getIndexAttr(1)});
+          scf::YieldOp::create(ib,
+                               emitContractTransposedB(ib, xs, tile, args[0]));
+        });
+    Value y = kLoop.getResult(0);
+
+    // The epilogue updates the tile in place, in the GEMV strategy's order:
+    // + bias, + s·(xa·Bᵀ), then the cast to the result type.
+    AffineMap columnMap =
+        AffineMap::get(2, 0, {getAffineDimExpr(1, ctx)}, ctx);
+    if (Value bias = op.getBias()) {
+      Value slice = tensor::ExtractSliceOp::create(
+          b, bias, ArrayRef<OpFoldResult>{n0},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(plan.nt)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+      y = emitGeneric(b, ValueRange{slice}, y, {columnMap, identity2},
+                      parallel2,
+                      [&](OpBuilder &nb, Location loc, ValueRange args) {
+                        Value v = args[0];
+                        if (v.getType() != f32)
+                          v = arith::ExtFOp::create(nb, loc, f32, v);
+                        return arith::AddFOp::create(nb, loc, args[1], v)
+                            .getResult();
+                      });
+    }
+    if (xa) {
+      Value loraB = op.getLoraB();
+      int64_t r = cast<RankedTensorType>(loraB.getType()).getShape()[1];
+      Value slice = tensor::ExtractSliceOp::create(
+          b, loraB, ArrayRef<OpFoldResult>{n0, b.getIndexAttr(0)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(plan.nt), b.getIndexAttr(r)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+      if (cast<RankedTensorType>(slice.getType()).getElementType() != f32)
+        slice = emitGeneric(b, ValueRange{slice}, empty(plan.nt, r, f32),
+                            {identity2, identity2}, parallel2,
+                            [&](OpBuilder &nb, Location loc, ValueRange args) {
+                              return arith::ExtFOp::create(nb, loc, f32,
+                                                           args[0])
+                                  .getResult();
+                            });
+      Value up = emitContractTransposedB(
+          b, xa, slice,
+          linalg::FillOp::create(b, zero, empty(m, plan.nt, f32))
+              .getResult(0));
+      Value s = arith::ConstantFloatOp::create(
+          b, cast<FloatType>(f32), APFloat(op.getLoraScaleValue()));
+      y = emitGeneric(b, ValueRange{up}, y, {identity2, identity2}, parallel2,
+                      [&](OpBuilder &nb, Location loc, ValueRange args) {
+                        Value scaled =
+                            arith::MulFOp::create(nb, loc, s, args[0]);
+                        return arith::AddFOp::create(nb, loc, args[1], scaled)
+                            .getResult();
+                      });
+    }
+    if (resultElement != f32)
+      y = emitGeneric(b, ValueRange{y}, destination, {identity2, identity2},
+                      parallel2,
+                      [&](OpBuilder &nb, Location loc, ValueRange args) {
+                        return arith::TruncFOp::create(nb, loc, resultElement,
+                                                       args[0])
+                            .getResult();
+                      });
+
+    b.setInsertionPointToEnd(terminator.getBody());
+    tensor::ParallelInsertSliceOp::create(b, y, forall.getRegionIterArgs()[0],
+                                          offsets, sizes, strides);
+    return forall.getResult(0);
+  }
+
   /// x as f32 with each group of 32 elements reordered to its 16 even
   /// elements, then its 16 odd ones (the order of lookupNibbles' values).
   /// Built once per call; K is a multiple of 32 here.
@@ -819,6 +1121,12 @@ struct LowerCpuPass : mlir::lowbit::impl::LowbitLowerCpuBase<LowerCpuPass> {
           << int64_t(batchTile);
       return signalPassFailure();
     }
+    if (gemmMinBatch < 0) {
+      getOperation().emitError()
+          << "lowbit-lower-cpu: gemm-min-batch must not be negative, got "
+          << int64_t(gemmMinBatch);
+      return signalPassFailure();
+    }
     if (nTile <= 0) {
       getOperation().emitError()
           << "lowbit-lower-cpu: n-tile must be positive, got "
@@ -845,7 +1153,7 @@ struct LowerCpuPass : mlir::lowbit::impl::LowbitLowerCpuBase<LowerCpuPass> {
     populateReferenceLoweringPatterns(converter, patterns);
     patterns.add<CpuQMatmulLowering>(
         converter, &getContext(),
-        KernelConfig{vectorWidth, batchTile, nTile, *kind});
+        KernelConfig{vectorWidth, batchTile, nTile, *kind, gemmMinBatch});
     if (failed(applyPackedBytesConversion(getOperation(), converter,
                                           std::move(patterns))))
       signalPassFailure();

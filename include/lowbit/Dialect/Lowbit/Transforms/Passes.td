@@ -306,7 +306,13 @@ def LowbitLowerCpu : Pass<"lowbit-lower-cpu", "ModuleOp"> {
 
     Output columns are tiled (`n-tile`) into the iterations of an
     `scf.forall`, which `lowbit-cpu-pipeline{parallel=true}` runs on
-    OpenMP threads. With `isa=avx512` or `isa=avx2`, codes of fewer than 8
+    OpenMP threads. Static batches of `gemm-min-batch` rows or more take a
+    GEMM strategy instead: per tile of `n-tile` output columns and 256
+    columns of K, the weights are decoded (bit-exactly) into an f32 tile
+    of at most 32 KiB that all rows of `x` share, multiplied by a
+    `linalg.generic` contraction which `lowbit-vectorize-linalg` (next in
+    `lowbit-cpu-pipeline`) register-blocks; bias, LoRA and the result type
+    follow as elementwise ops. With `isa=avx512` or `isa=avx2`, codes of fewer than 8
     bits are decoded by a register permute (`vpermps`) of a per-block table
     holding the scaled value of every code, computed with the numerics
     core's f32 operations (still bit-exact); `isa=generic` uses only
@@ -329,6 +335,10 @@ def LowbitLowerCpu : Pass<"lowbit-lower-cpu", "ModuleOp"> {
            "Instructions the kernels may call directly: generic (portable "
            "vector ops only), avx2 or avx512 (vpermps lookups of per-block "
            "scaled tables for codes of fewer than 8 bits)">,
+    Option<"gemmMinBatch", "gemm-min-batch", "int64_t", /*default=*/"16",
+           "Static batches of at least this many rows decode tiles of W "
+           "once for all rows and multiply them with a contraction that "
+           "lowbit-vectorize-linalg register-blocks (0: never)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
