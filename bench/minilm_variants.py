@@ -37,6 +37,9 @@ def main():
     parser.add_argument("--seq-len", type=int, default=40)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="OpenMP threads for the matmul kernels (0: all "
+                        "cores; default: single-threaded)")
     parser.add_argument("--variants", default="f32,int8,int4-g32,int4-g128,"
                         "nf4-dq")
     args = parser.parse_args()
@@ -52,7 +55,8 @@ def main():
     texts = SENTENCES[:args.sentences]
     work = args.work or tempfile.mkdtemp(prefix="lowbit-minilm-")
     names = args.variants.split(",")
-    built = minilm.build(work, names, args.seq_len, args.batch)
+    built = minilm.build(work, names, args.seq_len, args.batch,
+                         threads=args.threads)
 
     directory = minilm.model_dir()
     weights = reference.load_safetensors(directory)

@@ -43,8 +43,9 @@ def tokenize(texts, seq_len, directory=None):
     return ids, mask
 
 
-def build(work, variants, seq_len=40, batch=8, log=print):
-    """Imports MiniLM once and compiles each variant into `work`.
+def build(work, variants, seq_len=40, batch=8, log=print, threads=None):
+    """Imports MiniLM once and compiles each variant into `work`; with
+    `threads`, the matmul kernels run on OpenMP threads (0: all cores).
 
     Returns {name: (library path, compile seconds)}."""
     os.makedirs(work, exist_ok=True)
@@ -57,7 +58,8 @@ def build(work, variants, seq_len=40, batch=8, log=print):
     for name in variants:
         library = os.path.join(work, "minilm-%s.so" % name)
         started = time.perf_counter()
-        lowbit.compile(source, library, preset=VARIANTS[name])
+        lowbit.compile(source, library, preset=VARIANTS[name],
+                       threads=threads)
         seconds = time.perf_counter() - started
         log("compiled %-9s in %5.1f s" % (name, seconds))
         built[name] = (library, seconds)
