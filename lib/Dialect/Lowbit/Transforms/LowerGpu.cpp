@@ -349,11 +349,18 @@ private:
         zero = reader.loadMinZeroPoint(ib, blockIndex);
       Value w = decoder.applyScale(ib, values, scale, zero);
       Type xElement = cast<MemRefType>(xm.getType()).getElementType();
+      // Rows of x start K elements apart and chunks `codes` elements
+      // apart: with the buffer itself 16-byte aligned (the runtime's
+      // device allocations are), the loads are 128-bit, not one per
+      // element.
+      int64_t xBytes = xElement.getIntOrFloatBitWidth() / 8;
+      int64_t xAlign = commonAlignment({k * xBytes, codes * xBytes});
       SmallVector<Value> next(accs);
       for (int64_t i = 0; i < m; ++i) {
-        Value xv =
-            vector::LoadOp::create(ib, VectorType::get({count}, xElement), xm,
-                                   ValueRange{cIdx(ib, i), col});
+        Value xv = vector::LoadOp::create(
+            ib, VectorType::get({count}, xElement), xm,
+            ValueRange{cIdx(ib, i), col}, /*nontemporal=*/false,
+            llvm::MaybeAlign(xAlign));
         if (!xElement.isF32())
           xv = arith::ExtFOp::create(
               ib, VectorType::get({count}, ib.getF32Type()), xv);
