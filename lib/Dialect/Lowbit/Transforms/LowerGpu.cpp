@@ -347,7 +347,20 @@ private:
         zero = reader.loadIntZeroPoint(ib, blockIndex);
       else if (scheme.zeroPoint == nx::ZeroPoint::Min)
         zero = reader.loadMinZeroPoint(ib, blockIndex);
-      Value w = decoder.applyScale(ib, values, scale, zero);
+      // A chunk lies in one block, so its scale can multiply the chunk's
+      // dot product instead of every weight (one FMUL per chunk, not per
+      // element): s·Σ x·(q − z). Decoded weights stay exact (one-hot rows
+      // of x give q·s); only the rounding of the sum changes, within the
+      // f32-accumulation bound. A min offset (q·s + m) would need Σ x too:
+      // those scale per element.
+      bool scaleAfter = scheme.zeroPoint != nx::ZeroPoint::Min;
+      Value w = values;
+      if (!scaleAfter)
+        w = decoder.applyScale(ib, values, scale, zero);
+      else if (scheme.zeroPoint == nx::ZeroPoint::Int)
+        w = arith::SubFOp::create(
+            ib, values,
+            vector::BroadcastOp::create(ib, values.getType(), zero));
       Type xElement = cast<MemRefType>(xm.getType()).getElementType();
       // Rows of x start K elements apart and chunks `codes` elements
       // apart: with the buffer itself 16-byte aligned (the runtime's
@@ -364,10 +377,13 @@ private:
         if (!xElement.isF32())
           xv = arith::ExtFOp::create(
               ib, VectorType::get({count}, ib.getF32Type()), xv);
+        Value sum = scaleAfter ? cF32(ib, 0.0f) : next[i];
         for (int64_t e = 0; e < count; ++e)
-          next[i] = math::FmaOp::create(
+          sum = math::FmaOp::create(
               ib, vector::ExtractOp::create(ib, xv, ArrayRef<int64_t>{e}),
-              vector::ExtractOp::create(ib, w, ArrayRef<int64_t>{e}), next[i]);
+              vector::ExtractOp::create(ib, w, ArrayRef<int64_t>{e}), sum);
+        next[i] = scaleAfter ? math::FmaOp::create(ib, scale, sum, next[i])
+                             : sum;
       }
       return next;
     };
