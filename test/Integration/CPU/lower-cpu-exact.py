@@ -3,6 +3,7 @@
 # RUN: %python %s --options "isa=avx2 vector-width=8"
 # RUN: %python %s --options "isa=avx512 parallel=true threads=2 n-tile=4"
 # RUN: %python %s --options "gemm-min-batch=1"
+# RUN: %python %s --options "gemm-min-batch=1 vectorize-linalg=false"
 # RUN: %python %s --options "isa=avx2 vector-width=8 gemm-min-batch=2 parallel=true threads=2 n-tile=8"
 """lowbit-cpu-pipeline's fused kernels compute lowbit.qmatmul correctly.
 
