@@ -585,6 +585,27 @@ struct CpuQMatmulLowering : OpConversionPattern<QMatmulOp> {
   }
 
 private:
+  /// What decoding a block needs: its scale, its zero point (if the scheme
+  /// has one) and, for table decoding, its table of scaled code values.
+  struct BlockParams {
+    Value scale, zero, table;
+  };
+  static BlockParams loadBlockParams(ImplicitLocOpBuilder &b,
+                                     PackedScalarReader &reader,
+                                     const VectorDecoder &decoder,
+                                     Value block) {
+    BlockParams params;
+    params.scale = reader.loadBlockScale(b, block);
+    nx::ZeroPoint zeroPoint = reader.getScheme().zeroPoint;
+    if (zeroPoint == nx::ZeroPoint::Int)
+      params.zero = reader.loadIntZeroPoint(b, block);
+    else if (zeroPoint == nx::ZeroPoint::Min)
+      params.zero = reader.loadMinZeroPoint(b, block);
+    if (decoder.usesScaledTable())
+      params.table = decoder.scaledTable(b, params.scale, params.zero);
+    return params;
+  }
+
   /// The GEMM strategy applies to static batches of at least gemmMinBatch
   /// rows whose blocks split into whole vectors, and to N with a divisor
   /// that makes a useful column tile (else the GEMV strategy runs).
@@ -663,7 +684,6 @@ private:
   Value emitDecodedTile(ImplicitLocOpBuilder &b, PackedScalarReader &reader,
                         const VectorDecoder &decoder, const GemmPlan &plan,
                         Value n0, Value k0) const {
-    const nx::Scheme &scheme = reader.getScheme();
     const nx::PackedLayout &layout = reader.getLayout();
     int64_t bits = decoder.getBits();
     int64_t blockSize = layout.k / layout.blocksPerRow;
@@ -687,15 +707,10 @@ private:
                 Value block = addIdx(
                     jb, mulIdx(jb, row, layout.blocksPerRow),
                     arith::DivUIOp::create(jb, col, cIdx(jb, blockSize)));
-                Value scale = reader.loadBlockScale(jb, block);
-                Value zero;
-                if (scheme.zeroPoint == nx::ZeroPoint::Int)
-                  zero = reader.loadIntZeroPoint(jb, block);
-                else if (scheme.zeroPoint == nx::ZeroPoint::Min)
-                  zero = reader.loadMinZeroPoint(jb, block);
-                Value table;
-                if (decoder.usesScaledTable())
-                  table = decoder.scaledTable(jb, scale, zero);
+                BlockParams params =
+                    loadBlockParams(jb, reader, decoder, block);
+                Value scale = params.scale, zero = params.zero,
+                      table = params.table;
                 // Codes of a row are contiguous and every piece starts on
                 // a byte (col is a multiple of the vector width).
                 Value byteBase =
@@ -938,7 +953,6 @@ private:
                                  const VectorDecoder &decoder, Value x,
                                  Value xSplit, Value m0, int64_t tile,
                                  Value n) const {
-    const nx::Scheme &scheme = reader.getScheme();
     const nx::PackedLayout &layout = reader.getLayout();
     int64_t bits = decoder.getBits();
     int64_t blocksPerRow = layout.blocksPerRow;
@@ -992,15 +1006,9 @@ private:
         [&](OpBuilder &nb, Location loc, Value blk, ValueRange accArgs) {
           ImplicitLocOpBuilder ib(loc, nb);
           Value block = addIdx(ib, mulIdx(ib, n, blocksPerRow), blk);
-          Value scale = reader.loadBlockScale(ib, block);
-          Value zero;
-          if (scheme.zeroPoint == nx::ZeroPoint::Int)
-            zero = reader.loadIntZeroPoint(ib, block);
-          else if (scheme.zeroPoint == nx::ZeroPoint::Min)
-            zero = reader.loadMinZeroPoint(ib, block);
-          Value lookupTable;
-          if (decoder.usesScaledTable())
-            lookupTable = decoder.scaledTable(ib, scale, zero);
+          BlockParams params = loadBlockParams(ib, reader, decoder, block);
+          Value scale = params.scale, zero = params.zero,
+                lookupTable = params.table;
           Value colBase = mulIdx(ib, blk, blockSize);
           // Only blocks after the first need blockSize * bits % 8 == 0,
           // which the scheme verifier guarantees.
