@@ -366,8 +366,22 @@ int main(int argc, char **argv) {
   std::vector<int64_t> batches = {1, 16, 128};
   bool lora = true;
   const int64_t rank = 16;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string flag = argv[i], value = argv[i + 1];
+  const char *usage =
+      "usage: cpu_gemv [--threads N] [--reps N] [--formats a,b] "
+      "[--shapes NxK,..]\n"
+      "                [--batches 1,16,128] [--lora 0|1] "
+      "[--options \"k=v ...\"]\n";
+  for (int i = 1; i < argc; i += 2) {
+    std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      std::fputs(usage, stdout);
+      return 0;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "%s needs a value\n%s", flag.c_str(), usage);
+      return 2;
+    }
+    std::string value = argv[i + 1];
     if (flag == "--threads")
       threads = unsigned(std::max(1, std::atoi(value.c_str())));
     else if (flag == "--reps")
@@ -390,7 +404,7 @@ int main(int argc, char **argv) {
                           std::atoll(s.substr(x + 1).c_str())});
       }
     } else {
-      std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
+      std::fprintf(stderr, "unknown flag %s\n%s", flag.c_str(), usage);
       return 2;
     }
   }
