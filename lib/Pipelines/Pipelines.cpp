@@ -26,6 +26,7 @@ void buildQuantizePipeline(OpPassManager &pm,
   quantize.doubleQuantFormat = options.doubleQuantFormat;
   quantize.doubleQuantBlockSize = options.doubleQuantBlockSize;
   quantize.skip.assign(options.skip.begin(), options.skip.end());
+  quantize.int8.assign(options.int8.begin(), options.int8.end());
   quantize.minSize = options.minSize;
   quantize.stats = options.stats;
 

@@ -17,6 +17,8 @@
 // RUN: lowbit-opt %s -lowbit-quantize-weights="block-size=32 skip=down_proj" | FileCheck %s --check-prefix=SKIP-ATTR
 // RUN: lowbit-opt %s -lowbit-quantize-weights="block-size=32 skip=gate.*" | FileCheck %s --check-prefix=SKIP-LOC
 // RUN: lowbit-opt %s -lowbit-quantize-weights="block-size=32 min-size=10000 stats" 2>&1 | FileCheck %s --check-prefix=MIN-SIZE
+// RUN: lowbit-opt %s -lowbit-quantize-weights="format=nf4 block-size=32 int8=down_proj,^lm_ stats" 2>&1 | FileCheck %s --check-prefix=MIXED
+// RUN: lowbit-opt %s -lowbit-quantize-pipeline="format=nf4 block-size=32 int8=down_proj,gate skip=gate" | FileCheck %s --check-prefix=MIXED-PIPE
 
 // Invalid options are rejected before the pass runs.
 // RUN: not lowbit-opt %s -lowbit-quantize-weights="format=int5" 2>&1 | FileCheck %s --check-prefix=BAD-FORMAT
@@ -27,6 +29,7 @@
 // RUN: not lowbit-opt %s -lowbit-quantize-weights="double-quant double-quant-format=i4" 2>&1 | FileCheck %s --check-prefix=BAD-DQ
 // RUN: not lowbit-opt %s -lowbit-quantize-weights="double-quant double-quant-block-size=0" 2>&1 | FileCheck %s --check-prefix=BAD-DQ-BLOCK
 // RUN: not lowbit-opt %s -lowbit-quantize-weights="skip=(" 2>&1 | FileCheck %s --check-prefix=BAD-SKIP
+// RUN: not lowbit-opt %s -lowbit-quantize-weights="int8=[a" 2>&1 | FileCheck %s --check-prefix=BAD-INT8
 // RUN: not lowbit-opt %s -lowbit-quantize-weights="min-size=-1" 2>&1 | FileCheck %s --check-prefix=BAD-MIN
 // RUN: not lowbit-opt %s -lowbit-quantize-weights="block-size=abc" 2>&1 | FileCheck %s --check-prefix=BAD-INT
 // BAD-FORMAT: error: lowbit-quantize-weights: unknown format 'int5'; expected int8, int4, int3, int2, nf4, fp4 or fp8
@@ -37,6 +40,7 @@
 // BAD-DQ: error: lowbit-quantize-weights: unknown double-quant-format 'i4'; expected dyn8, i8 or fp8
 // BAD-DQ-BLOCK: error: lowbit-quantize-weights: double quantization block size must be positive, got 0
 // BAD-SKIP: error: lowbit-quantize-weights: invalid skip pattern '('
+// BAD-INT8: error: lowbit-quantize-weights: invalid int8 pattern '[a'
 // BAD-MIN: error: lowbit-quantize-weights: min-size must not be negative, got -1
 // BAD-INT: 'abc' value invalid
 
@@ -68,6 +72,18 @@
 // SKIP-LOC: lowbit.qmatmul
 
 // MIN-SIZE: remark: lowbit-quantize-weights: weights-quantized=1 weights-skipped=2 bytes-before=131072 bytes-after=18432 mean-relative-rms-error-ppm={{[0-9]+}}
+// Mixed precision: matmuls matched by int8 get per-channel int8, the
+// others the scheme; skip wins over int8.
+// MIXED: remark: lowbit-quantize-weights: weights-quantized=3 weights-skipped=0 {{.*}} weights-int8=2
+// MIXED-LABEL: func @lm_head
+// MIXED: lowbit.qmatmul {{.*}}#lowbit.scheme<i8, per_channel, scale = f32>
+// MIXED-LABEL: func @mlp
+// MIXED: lowbit.qmatmul {{.*}}#lowbit.scheme<nf4, block = 32, scale = f16>
+// MIXED: lowbit.qmatmul {{.*}}#lowbit.scheme<i8, per_channel, scale = f32>
+// MIXED-PIPE-LABEL: func @mlp
+// MIXED-PIPE: linalg.matmul
+// MIXED-PIPE: lowbit.qmatmul {{.*}}#lowbit.scheme<i8, per_channel, scale = f32>
+
 // MIN-SIZE-LABEL: func @lm_head
 // MIN-SIZE: lowbit.qmatmul
 // MIN-SIZE-LABEL: func @mlp

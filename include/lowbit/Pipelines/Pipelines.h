@@ -49,6 +49,9 @@ struct QuantizePipelineOptions
   ListOption<std::string> skip{*this, "skip",
                                llvm::cl::desc("Regexes of matmuls to keep "
                                               "in float")};
+  ListOption<std::string> int8{*this, "int8",
+                               llvm::cl::desc("Regexes of matmuls to quantize "
+                                              "to per-channel int8 instead")};
   Option<int64_t> minSize{*this, "min-size",
                           llvm::cl::desc("Smaller weights stay float"),
                           llvm::cl::init(0)};

@@ -77,14 +77,18 @@ static SmallVector<std::string> matmulNames(Operation *op) {
 /// statistics it updates.
 struct QuantizeState {
   SchemeAttr scheme;
+  /// The scheme of weights matched by int8Patterns.
+  SchemeAttr int8Scheme;
   SmallVector<llvm::Regex> skipPatterns;
+  SmallVector<llvm::Regex> int8Patterns;
   /// Matmuls against LoRA factors: adapters stay in higher precision.
   llvm::SmallPtrSet<Operation *, 8> loraFactors;
   int64_t minSize = 0;
   unsigned threads = 0;
   bool measureError = false;
   PassCounters counters{"weights-quantized", "weights-skipped", "bytes-before",
-                        "bytes-after", "mean-relative-rms-error-ppm"};
+                        "bytes-after", "mean-relative-rms-error-ppm",
+                        "weights-int8"};
   double errorSum = 0.0;
   unsigned errorCount = 0;
 };
@@ -105,9 +109,9 @@ struct QuantizeConstantWeightMatmul
   }
 
 private:
-  bool isSkipped(Operation *op) const {
+  static bool matchesAny(Operation *op, ArrayRef<llvm::Regex> patterns) {
     for (const std::string &name : matmulNames(op))
-      for (const llvm::Regex &pattern : state.skipPatterns)
+      for (const llvm::Regex &pattern : patterns)
         if (pattern.match(name))
           return true;
     return false;
@@ -138,9 +142,11 @@ private:
     bool storedKN = !match.matmul.weightIsNK;
     int64_t n = storedKN ? cols : rows;
     int64_t k = storedKN ? rows : cols;
-    if (n * k < state.minSize || isSkipped(op))
+    if (n * k < state.minSize || matchesAny(op, state.skipPatterns))
       return skipWith(op, "");
-    nx::Scheme numericsScheme = state.scheme.toNumerics();
+    bool toInt8 = matchesAny(op, state.int8Patterns);
+    SchemeAttr scheme = toInt8 ? state.int8Scheme : state.scheme;
+    nx::Scheme numericsScheme = scheme.toNumerics();
     nx::Result<nx::PackedLayout> layout =
         nx::computeLayout(numericsScheme, n, k);
     if (!layout)
@@ -170,7 +176,7 @@ private:
     // checkpoint); qmatmul converts it to f32 like the extension did.
     auto elementType = cast<FloatType>(match.weight.getElementType());
     auto qtype =
-        QTensorType::get(op->getContext(), {n, k}, elementType, state.scheme);
+        QTensorType::get(op->getContext(), {n, k}, elementType, scheme);
     rewriter.setInsertionPoint(op);
     Location loc = op.getLoc();
     WeightOp weight =
@@ -185,6 +191,8 @@ private:
 
     ++state.errorCount;
     ++state.counters["weights-quantized"];
+    if (toInt8)
+      ++state.counters["weights-int8"];
     state.counters["bytes-before"] += uint64_t(n) * k * elementBytes;
     state.counters["bytes-after"] += packed.size();
     return success();
@@ -236,15 +244,29 @@ struct QuantizeWeightsPass
         context, *built);
     if (!scheme)
       return failure();
-    skipPatterns.clear();
-    for (const std::string &pattern : skip) {
-      std::string error;
-      llvm::Regex regex(pattern);
-      if (!regex.isValid(error))
-        return emitError(UnknownLoc::get(context))
-               << "lowbit-quantize-weights: invalid skip pattern '" << pattern
-               << "': " << error;
-      skipPatterns.push_back(pattern);
+    // Per-channel int8 with f32 scales: the int8 preset's scheme.
+    SchemeOptions int8Options;
+    int8Options.format = "int8";
+    int8Options.perChannel = true;
+    int8Options.scaleType = "f32";
+    nx::Result<nx::Scheme> int8Built = buildScheme(int8Options);
+    if (!int8Built)
+      return emitError(UnknownLoc::get(context))
+             << "lowbit-quantize-weights: " << int8Built.message();
+    int8Scheme = SchemeAttr::fromNumerics(context, *int8Built);
+    for (auto [list, patterns, what] :
+         {std::make_tuple(&skip, &skipPatterns, "skip"),
+          std::make_tuple(&int8, &int8Patterns, "int8")}) {
+      patterns->clear();
+      for (const std::string &pattern : *list) {
+        std::string error;
+        llvm::Regex regex(pattern);
+        if (!regex.isValid(error))
+          return emitError(UnknownLoc::get(context))
+                 << "lowbit-quantize-weights: invalid " << what << " pattern '"
+                 << pattern << "': " << error;
+        patterns->push_back(pattern);
+      }
     }
     if (minSize < 0)
       return emitError(UnknownLoc::get(context))
@@ -256,8 +278,11 @@ struct QuantizeWeightsPass
   void runOnOperation() override {
     QuantizeState state;
     state.scheme = scheme;
+    state.int8Scheme = int8Scheme;
     for (const std::string &pattern : skipPatterns)
       state.skipPatterns.emplace_back(pattern);
+    for (const std::string &pattern : int8Patterns)
+      state.int8Patterns.emplace_back(pattern);
     state.minSize = minSize;
     state.loraFactors = findLoraFactorMatmuls(getOperation());
     state.threads = threads;
@@ -275,8 +300,8 @@ struct QuantizeWeightsPass
   }
 
 private:
-  SchemeAttr scheme;
-  SmallVector<std::string> skipPatterns;
+  SchemeAttr scheme, int8Scheme;
+  SmallVector<std::string> skipPatterns, int8Patterns;
 };
 
 } // namespace

@@ -38,14 +38,18 @@ def LowbitQuantizeWeights : Pass<"lowbit-quantize-weights", "ModuleOp"> {
     %y = lowbit.qmatmul %x, %q : (...) -> tensor<1x128xf32>
     ```
 
-    Weights below `min-size` elements or matched by `skip` stay float
+    Weights matched by `int8` are quantized to per-channel int8 (f32
+    scales) instead: mixed precision, as llama.cpp's `_M` types keep their
+    most sensitive tensors in more bits. Weights below `min-size` elements
+    or matched by `skip` stay float
     (counted as skipped); a weight that cannot be quantized under the scheme
     (e.g. K not divisible by the block size) stays float with a remark.
 
     With `stats`, a remark reports `weights-quantized`, `weights-skipped`,
-    `bytes-before`, `bytes-after` and `mean-relative-rms-error-ppm` (the
+    `bytes-before`, `bytes-after`, `mean-relative-rms-error-ppm` (the
     mean over weights of ‖W − dequant(quant(W))‖ / ‖W‖, in parts per
-    million).
+    million) and `weights-int8` (how many of the quantized weights `int8`
+    matched).
   }];
   let options = [
     Option<"format", "format", "std::string", /*default=*/"\"int4\"",
@@ -69,6 +73,11 @@ def LowbitQuantizeWeights : Pass<"lowbit-quantize-weights", "ModuleOp"> {
                "Regular expressions; a matmul whose function name, "
                "`lowbit.name` attribute or location name matches one stays "
                "float (e.g. skip=lm_head)">,
+    ListOption<"int8", "int8", "std::string",
+               "Regular expressions, matched like skip; a matching matmul "
+               "is quantized to per-channel int8 with f32 scales instead of "
+               "the scheme (mixed precision for the layers most sensitive "
+               "to quantization, e.g. int8=layer\\.[2-5]\\.)">,
     Option<"minSize", "min-size", "int64_t", /*default=*/"0",
            "Weights with fewer elements stay float">,
     Option<"threads", "threads", "unsigned", /*default=*/"0",
