@@ -14,13 +14,25 @@ import numpy as np
 
 import lowbit
 
-# Name -> lowbit-compile preset (None: weights stay f32).
+def sensitive(first):
+    """A regex naming the linears of layers `first`..5 that are most
+    sensitive to 4-bit weights (V, attention output, FFN in and out;
+    bench/RESULTS.md), which the mixed variants keep in int8."""
+    return (r"layer\.[%d-5]\.(attention\.self\.value|intermediate\.dense|"
+            r"(attention\.)?output\.dense)$" % first)
+
+
+# lowbit.compile arguments per variant.
 VARIANTS = {
-    "f32": None,
-    "int8": "int8",
-    "int4-g32": "int4-g32",
-    "int4-g128": "int4-g128",
-    "nf4-dq": "nf4-dq-bf16",
+    "f32": {},
+    "int8": {"preset": "int8"},
+    "int4-g32": {"preset": "int4-g32"},
+    "int4-g128": {"preset": "int4-g128"},
+    "nf4-dq": {"preset": "nf4-dq-bf16"},
+    "int4-g128-mixed": {"quantize": "format=int4 block-size=128 "
+                        "symmetric=false int8=" + sensitive(2)},
+    "nf4-dq-mixed": {"quantize": "format=nf4 block-size=64 double-quant "
+                     "int8=" + sensitive(1)},
 }
 
 
@@ -58,10 +70,9 @@ def build(work, variants, seq_len=40, batch=8, log=print, threads=None):
     for name in variants:
         library = os.path.join(work, "minilm-%s.so" % name)
         started = time.perf_counter()
-        lowbit.compile(source, library, preset=VARIANTS[name],
-                       threads=threads)
+        lowbit.compile(source, library, threads=threads, **VARIANTS[name])
         seconds = time.perf_counter() - started
-        log("compiled %-9s in %5.1f s" % (name, seconds))
+        log("compiled %-15s in %5.1f s" % (name, seconds))
         built[name] = (library, seconds)
     return built
 
