@@ -86,6 +86,7 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
   lower.nTile = options.nTile;
   lower.isa = resolveCpuIsa(options.isa);
   lower.gemmMinBatch = options.gemmMinBatch;
+  lower.pairMinK = options.pairMinK;
   pm.addPass(mlir::lowbit::createLowbitLowerCpu(lower));
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());

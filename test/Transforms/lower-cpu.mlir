@@ -6,13 +6,16 @@
 // RUN: lowbit-opt %s -split-input-file -verify-diagnostics -lowbit-lower-cpu="isa=avx2 vector-width=8" | FileCheck %s --check-prefix=AVX2
 // RUN: lowbit-opt %s -split-input-file -verify-diagnostics -lowbit-cpu-pipeline="parallel=true threads=2 n-tile=8 isa=generic" | FileCheck %s --check-prefix=OMP
 // RUN: lowbit-opt %s -split-input-file -verify-diagnostics -lowbit-lower-cpu=gemm-min-batch=0 | FileCheck %s --check-prefix=GEMV
+// RUN: lowbit-opt %s -split-input-file -verify-diagnostics -lowbit-lower-cpu=pair-min-k=64 | FileCheck %s --check-prefix=PAIR
 // RUN: not lowbit-opt %s -split-input-file -lowbit-lower-cpu=gemm-min-batch=-1 2>&1 | FileCheck %s --check-prefix=GEMMBATCH
+// RUN: not lowbit-opt %s -split-input-file -lowbit-lower-cpu=pair-min-k=-1 2>&1 | FileCheck %s --check-prefix=PAIRK
 // RUN: not lowbit-opt %s -split-input-file -lowbit-lower-cpu=vector-width=12 2>&1 | FileCheck %s --check-prefix=WIDTH
 // RUN: not lowbit-opt %s -split-input-file -lowbit-lower-cpu=isa=sse 2>&1 | FileCheck %s --check-prefix=ISA
 
 // WIDTH: vector-width must be a positive multiple of 8 {{.*}} got 12
 // ISA: isa must be generic, avx2 or avx512, got 'sse'
 // GEMMBATCH: gemm-min-batch must not be negative, got -1
+// PAIRK: pair-min-k must not be negative, got -1
 
 !i4 = !lowbit.qtensor<16x64xf16, #lowbit.scheme<i4, block = 32, scale = f16>>
 
@@ -280,4 +283,26 @@ func.func @gemm_nf4_f16_bias_lora(%x: tensor<32x128xf16>, %bias: tensor<16xf16>,
   %y = lowbit.qmatmul %x, %w bias(%bias) lora(%a, %b) scale 0.5
          : (tensor<32x128xf16>, !lowbit.qtensor<16x128xf16, #lowbit.scheme<nf4, block = 64, scale = f16>>, tensor<16xf16>, tensor<4x128xf16>, tensor<16x4xf16>) -> tensor<32x16xf16>
   return %y : tensor<32x16xf16>
+}
+
+// -----
+
+// Long K (here from pair-min-k=64): two rows of W per pass over x. The
+// loop over output columns steps by 2, both rows' block scales are read,
+// and each chunk of x feeds one FMA per row of W (accumulators per row of
+// W and chain).
+// PAIR-LABEL: func @pair_int4
+//       PAIR:   scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c2
+//       PAIR:     scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+//       PAIR:       vector.bitcast {{.*}} : vector<2xi8> to vector<1xi16>
+//       PAIR:       vector.bitcast {{.*}} : vector<2xi8> to vector<1xi16>
+//       PAIR:       %[[X0:.*]] = vector.transfer_read %arg0{{.*}} : tensor<1x128xf32>, vector<16xf32>
+//       PAIR:       vector.fma %[[X0]], %{{.*}}, %{{.*}} : vector<16xf32>
+//       PAIR:       vector.fma %[[X0]], %{{.*}}, %{{.*}} : vector<16xf32>
+//       PAIR:     vector.reduction <add>
+//       PAIR:     vector.reduction <add>
+func.func @pair_int4(%x: tensor<1x128xf32>) -> tensor<1x8xf32> {
+  %w = lowbit.weight inline dense<35> : tensor<528xi8> -> !lowbit.qtensor<8x128xf32, #lowbit.scheme<i4, block = 128, scale = f16>>
+  %y = lowbit.qmatmul %x, %w : (tensor<1x128xf32>, !lowbit.qtensor<8x128xf32, #lowbit.scheme<i4, block = 128, scale = f16>>) -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
 }

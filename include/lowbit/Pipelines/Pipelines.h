@@ -95,6 +95,11 @@ struct CpuPipelineOptions : mlir::PassPipelineOptions<CpuPipelineOptions> {
                      "GEMM strategy (decoded tiles shared by all rows); 0: "
                      "never"),
       llvm::cl::init(16)};
+  Option<int64_t> pairMinK{
+      *this, "pair-min-k",
+      llvm::cl::desc("K from which GEMV kernels decode two rows of W per "
+                     "pass over x (0: never)"),
+      llvm::cl::init(8192)};
   Option<bool> parallel{
       *this, "parallel",
       llvm::cl::desc("Run the kernels' output tiles on threads (OpenMP: "

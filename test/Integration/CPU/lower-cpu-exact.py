@@ -1,7 +1,7 @@
 # RUN: %python %s
-# RUN: %python %s --options "isa=generic"
+# RUN: %python %s --options "isa=generic pair-min-k=1"
 # RUN: %python %s --options "isa=avx2 vector-width=8"
-# RUN: %python %s --options "isa=avx512 parallel=true threads=2 n-tile=4"
+# RUN: %python %s --options "isa=avx512 parallel=true threads=2 n-tile=4 pair-min-k=1"
 # RUN: %python %s --options "gemm-min-batch=1"
 # RUN: %python %s --options "gemm-min-batch=1 vectorize-linalg=false"
 # RUN: %python %s --options "isa=avx2 vector-width=8 gemm-min-batch=2 parallel=true threads=2 n-tile=8"
@@ -45,7 +45,7 @@ from qmatmul_cases import (FORMATS, OUT_EPS, as_f64, literal, schemes,
 # (block size or 0 = per channel, N, K)
 # The last: per channel with K a multiple of 32 and more than 8 chunks
 # (the looped form of the split-nibble path).
-BLOCKS = [(32, 37, 96), (64, 19, 128), (128, 11, 256), (0, 13, 45),
+BLOCKS = [(32, 37, 96), (64, 20, 128), (128, 11, 256), (0, 13, 45),
           (0, 9, 320)]
 BATCHES = [(1,), (3,), (2, 8), (64,)]
 ACTIVATIONS = ["f32", "f16", "bf16"]

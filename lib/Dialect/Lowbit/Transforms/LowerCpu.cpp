@@ -62,6 +62,9 @@ struct KernelConfig {
   /// Static batches of at least this many rows take the GEMM strategy
   /// (0: never).
   int64_t gemmMinBatch;
+  /// K from which the GEMV kernels decode two rows of W per pass over x
+  /// (0: never).
+  int64_t pairMinK;
 };
 
 /// Most columns of K decoded into one tile of the GEMM strategy: 32 rows
@@ -510,6 +513,15 @@ struct CpuQMatmulLowering : OpConversionPattern<QMatmulOp> {
     // Tiles of output columns are independent: an scf.forall that the
     // pipeline runs on threads (or turns back into a loop).
     int64_t nTile = std::min(config.nTile, n);
+    // Two rows of W per pass over x for long K, when every tile has an
+    // even count: each chunk of x is then loaded once for both. Rows of x
+    // that do not fit L1 stream from L2 for every row of W (K = 14336:
+    // 20% faster); with short K the second row's decode only adds register
+    // pressure (K = 4096: 1.7x slower), so it stays one row.
+    int64_t columns = config.pairMinK > 0 && layout.k >= config.pairMinK &&
+                              tile <= 2 && n % 2 == 0 && nTile % 2 == 0
+                          ? 2
+                          : 1;
     int64_t numTiles = (n + nTile - 1) / nTile;
     auto forall = scf::ForallOp::create(
         b, ArrayRef<OpFoldResult>{b.getIndexAttr(numTiles)}, ValueRange{init},
@@ -539,16 +551,21 @@ struct CpuQMatmulLowering : OpConversionPattern<QMatmulOp> {
           [&](OpBuilder &nb, Location loc, Value m0, ValueRange rowArgs) {
             ImplicitLocOpBuilder ib(loc, nb);
             auto cols = scf::ForOp::create(
-                ib, cIdx(ib, 0), count, cIdx(ib, 1), rowArgs,
-                [&](OpBuilder &cb, Location cloc, Value j, ValueRange args) {
+                ib, cIdx(ib, 0), count, cIdx(ib, columns), rowArgs,
+                [&](OpBuilder &cb, Location cloc, Value j0, ValueRange args) {
                   ImplicitLocOpBuilder jb(cloc, cb);
-                  Value col = addIdx(jb, n0, j);
+                  SmallVector<Value> cols;
+                  for (int64_t c = 0; c < columns; ++c)
+                    cols.push_back(addIdx(jb, n0, addIdx(jb, j0, cIdx(jb, c))));
                   SmallVector<Value> dots = emitRowDots(jb, reader, decoder, x,
-                                                        xSplit, m0, tile, col);
+                                                        xSplit, m0, tile, cols);
                   Value y = args[0];
+                  for (int64_t c = 0; c < columns; ++c)
                   for (int64_t i = 0; i < tile; ++i) {
+                    Value col = cols[c];
+                    Value j = addIdx(jb, j0, cIdx(jb, c));
                     Value row = addIdx(jb, m0, cIdx(jb, i));
-                    Value total = dots[i];
+                    Value total = dots[c * tile + i];
                     if (Value bias = op.getBias())
                       total = arith::AddFOp::create(
                           jb, total,
@@ -946,50 +963,38 @@ private:
     return rows.getResult(0);
   }
 
-  /// Σ_k x[m0 + i, k] · W[n, k] for i < tile: each chunk of W's row n is
-  /// decoded once and used by all `tile` rows of x.
+  /// Σ_k x[m0 + i, k] · W[n, k] for i < tile and each row n of W in `ns`,
+  /// at index c * tile + i for ns[c]: each chunk of a row of W is decoded
+  /// once and used by all `tile` rows of x, and each chunk of x is loaded
+  /// once for all rows of W.
   SmallVector<Value> emitRowDots(ImplicitLocOpBuilder &b,
                                  PackedScalarReader &reader,
                                  const VectorDecoder &decoder, Value x,
                                  Value xSplit, Value m0, int64_t tile,
-                                 Value n) const {
+                                 ArrayRef<Value> ns) const {
     const nx::PackedLayout &layout = reader.getLayout();
     int64_t bits = decoder.getBits();
     int64_t blocksPerRow = layout.blocksPerRow;
     int64_t blockSize = layout.k / blocksPerRow;
     int64_t width = config.vectorWidth;
     int64_t chunks = blockSize / width, tail = blockSize % width;
+    int64_t columns = ns.size();
 
     SmallVector<Value> rows;
     for (int64_t i = 0; i < tile; ++i)
       rows.push_back(addIdx(b, m0, cIdx(b, i)));
-    Value rowBytes = addIdx(b, cIdx(b, layout.codes.offset),
-                            mulIdx(b, n, int64_t(layout.rowBytes)));
+    SmallVector<Value> rowBytes;
+    for (Value n : ns)
+      rowBytes.push_back(addIdx(b, cIdx(b, layout.codes.offset),
+                                mulIdx(b, n, int64_t(layout.rowBytes))));
 
-    // Fused decode + FMA of `count` codes at (col, byteOffset).
-    auto chunkBody = [&](ImplicitLocOpBuilder &ib, Value col, Value byteOffset,
-                         int64_t count, Value scale, Value zero,
-                         Value lookupTable, ValueRange accs) {
-      Value w = lookupTable
-                    ? decoder.lookupScaled(ib, byteOffset, count, lookupTable)
-                    : decoder.applyScale(
-                          ib, decoder.decodeCodes(ib, byteOffset, count), scale,
-                          zero);
-      w = widenWithZeros(ib, w, width);
-      SmallVector<Value> next;
-      for (int64_t i = 0; i < tile; ++i) {
-        Value xv =
-            widenWithZeros(ib, readRowChunk(ib, x, rows[i], col, count), width);
-        next.push_back(vector::FMAOp::create(ib, xv, w, accs[i]));
-      }
-      return next;
-    };
-
-    // Independent FMA chains: `lanes` accumulators per row of x (chunk c of
-    // a block feeds accumulator c % lanes), so that a lone row does not wait
-    // on the FMA latency. T rows already give T chains.
+    // Independent FMA chains: `lanes` accumulators per row of x and of W
+    // (chunk c of a block feeds accumulator c % lanes), so that a lone row
+    // does not wait on the FMA latency. T x C rows already give T x C
+    // chains.
     int64_t lanes = std::max<int64_t>(
-        1, std::min<int64_t>({kChains / tile, std::max<int64_t>(chunks, 1)}));
+        1, std::min<int64_t>(
+               {kChains / (tile * columns), std::max<int64_t>(chunks, 1)}));
     // Chunks of a block per loop iteration: all of them when few (straight-
     // line code), else `lanes` at a time (`chunks` is then a multiple).
     int64_t unroll = chunks <= kMaxStraightChunks ? chunks : lanes;
@@ -998,114 +1003,148 @@ private:
     // Split nibbles work on pairs of chunks (chunks is even then).
     if (xSplit && unroll % 2)
       unroll = 2;
-    auto slot = [&](int64_t row, int64_t chain) { return row * lanes + chain; };
+    auto slot = [&](int64_t column, int64_t row, int64_t chain) {
+      return (column * tile + row) * lanes + chain;
+    };
 
-    SmallVector<Value> zeros(tile * lanes, splatF32(b, width, 0.0f));
+    SmallVector<Value> zeros(columns * tile * lanes, splatF32(b, width, 0.0f));
     auto blocks = scf::ForOp::create(
         b, cIdx(b, 0), cIdx(b, blocksPerRow), cIdx(b, 1), zeros,
         [&](OpBuilder &nb, Location loc, Value blk, ValueRange accArgs) {
           ImplicitLocOpBuilder ib(loc, nb);
-          Value block = addIdx(ib, mulIdx(ib, n, blocksPerRow), blk);
-          BlockParams params = loadBlockParams(ib, reader, decoder, block);
-          Value scale = params.scale, zero = params.zero,
-                lookupTable = params.table;
+          SmallVector<BlockParams> params;
+          SmallVector<Value> byteBase;
+          for (int64_t c = 0; c < columns; ++c) {
+            Value block = addIdx(ib, mulIdx(ib, ns[c], blocksPerRow), blk);
+            params.push_back(loadBlockParams(ib, reader, decoder, block));
+            // Only blocks after the first need blockSize * bits % 8 == 0,
+            // which the scheme verifier guarantees.
+            byteBase.push_back(
+                blocksPerRow == 1
+                    ? rowBytes[c]
+                    : addIdx(ib, rowBytes[c],
+                             mulIdx(ib, blk, blockSize * bits / 8)));
+          }
           Value colBase = mulIdx(ib, blk, blockSize);
-          // Only blocks after the first need blockSize * bits % 8 == 0,
-          // which the scheme verifier guarantees.
-          Value byteBase =
-              blocksPerRow == 1
-                  ? rowBytes
-                  : addIdx(ib, rowBytes, mulIdx(ib, blk, blockSize * bits / 8));
+          // `count` codes of column c at its byte offset, decoded.
+          auto decode = [&](ImplicitLocOpBuilder &jb, int64_t c,
+                            Value byteOffset, int64_t count) {
+            const BlockParams &p = params[c];
+            return p.table ? decoder.lookupScaled(jb, byteOffset, count,
+                                                  p.table)
+                           : decoder.applyScale(
+                                 jb, decoder.decodeCodes(jb, byteOffset, count),
+                                 p.scale, p.zero);
+          };
           SmallVector<Value> accs(accArgs);
-          // Chunks [first, first + unroll) at column/byte offsets from
-          // `col0`/`byte0`, chunk first + u feeding chain u % lanes.
+          // Chunks [first, first + unroll) at column/byte offsets `col0` and
+          // `byte0 + byteBase[c]`, chunk first + u feeding chain u % lanes.
           // Codes of up to kDecodeGroup chunks are unpacked and decoded as
           // one vector (wide byte loads and unpacking), then split into
-          // chunks for the FMAs.
+          // chunks for the FMAs; a chunk of x is read once for all columns.
           auto step = [&](ImplicitLocOpBuilder &jb, Value col0, Value byte0,
                           SmallVector<Value> state) {
             for (int64_t u = 0; xSplit && u < unroll; u += 2) {
-              auto [even, odd] = decoder.lookupNibbles(
-                  jb, addIdx(jb, byte0, cIdx(jb, u * width / 2)), lookupTable);
+              SmallVector<std::pair<Value, Value>> halves;
+              for (int64_t c = 0; c < columns; ++c)
+                halves.push_back(decoder.lookupNibbles(
+                    jb,
+                    addIdx(jb, addIdx(jb, byteBase[c], byte0),
+                           cIdx(jb, u * width / 2)),
+                    params[c].table));
               Value col = addIdx(jb, col0, cIdx(jb, u * width));
               Value colOdd = addIdx(jb, col, cIdx(jb, width));
               for (int64_t i = 0; i < tile; ++i) {
-                Value &accEven = state[slot(i, u % lanes)];
-                accEven = vector::FMAOp::create(
-                    jb, readRowChunk(jb, xSplit, rows[i], col, width), even,
-                    accEven);
-                Value &accOdd = state[slot(i, (u + 1) % lanes)];
-                accOdd = vector::FMAOp::create(
-                    jb, readRowChunk(jb, xSplit, rows[i], colOdd, width), odd,
-                    accOdd);
+                Value xEven = readRowChunk(jb, xSplit, rows[i], col, width);
+                Value xOdd = readRowChunk(jb, xSplit, rows[i], colOdd, width);
+                for (int64_t c = 0; c < columns; ++c) {
+                  Value &accEven = state[slot(c, i, u % lanes)];
+                  accEven = vector::FMAOp::create(jb, xEven, halves[c].first,
+                                                  accEven);
+                  Value &accOdd = state[slot(c, i, (u + 1) % lanes)];
+                  accOdd = vector::FMAOp::create(jb, xOdd, halves[c].second,
+                                                 accOdd);
+                }
               }
             }
             for (int64_t g = 0; !xSplit && g < unroll; g += kDecodeGroup) {
               int64_t group = std::min(kDecodeGroup, unroll - g);
-              Value byteOffset =
-                  addIdx(jb, byte0, cIdx(jb, g * width * bits / 8));
-              Value decoded =
-                  lookupTable
-                      ? decoder.lookupScaled(jb, byteOffset, group * width,
-                                             lookupTable)
-                      : decoder.applyScale(
-                            jb,
-                            decoder.decodeCodes(jb, byteOffset, group * width),
-                            scale, zero);
+              SmallVector<Value> decoded;
+              for (int64_t c = 0; c < columns; ++c)
+                decoded.push_back(decode(
+                    jb, c,
+                    addIdx(jb, addIdx(jb, byteBase[c], byte0),
+                           cIdx(jb, g * width * bits / 8)),
+                    group * width));
               for (int64_t u = g; u < g + group; ++u) {
-                Value w =
-                    group == 1
-                        ? decoded
-                        : Value(vector::ExtractStridedSliceOp::create(
-                              jb, decoded, ArrayRef<int64_t>{(u - g) * width},
-                              ArrayRef<int64_t>{width}, ArrayRef<int64_t>{1}));
+                SmallVector<Value> w;
+                for (int64_t c = 0; c < columns; ++c)
+                  w.push_back(
+                      group == 1
+                          ? decoded[c]
+                          : Value(vector::ExtractStridedSliceOp::create(
+                                jb, decoded[c],
+                                ArrayRef<int64_t>{(u - g) * width},
+                                ArrayRef<int64_t>{width},
+                                ArrayRef<int64_t>{1})));
                 Value col = addIdx(jb, col0, cIdx(jb, u * width));
                 for (int64_t i = 0; i < tile; ++i) {
                   Value xv = readRowChunk(jb, x, rows[i], col, width);
-                  Value &acc = state[slot(i, u % lanes)];
-                  acc = vector::FMAOp::create(jb, xv, w, acc);
+                  for (int64_t c = 0; c < columns; ++c) {
+                    Value &acc = state[slot(c, i, u % lanes)];
+                    acc = vector::FMAOp::create(jb, xv, w[c], acc);
+                  }
                 }
               }
             }
             return state;
           };
           if (chunks > 0 && chunks == unroll) {
-            accs = step(ib, colBase, byteBase, accs);
+            accs = step(ib, colBase, cIdx(ib, 0), accs);
           } else if (chunks > 0) {
             auto inner = scf::ForOp::create(
                 ib, cIdx(ib, 0), cIdx(ib, chunks), cIdx(ib, unroll), accs,
                 [&](OpBuilder &cb, Location cloc, Value c, ValueRange args) {
                   ImplicitLocOpBuilder jb(cloc, cb);
                   Value col = addIdx(jb, colBase, mulIdx(jb, c, width));
-                  Value byteOffset =
-                      addIdx(jb, byteBase, mulIdx(jb, c, width * bits / 8));
+                  Value byteOffset = mulIdx(jb, c, width * bits / 8);
                   scf::YieldOp::create(
                       jb, step(jb, col, byteOffset, SmallVector<Value>(args)));
                 });
             accs.assign(inner.getResults().begin(), inner.getResults().end());
           }
           if (tail) {
+            // The block's last `tail` codes, widened with zeros.
             Value col = addIdx(ib, colBase, cIdx(ib, chunks * width));
-            Value byteOffset =
-                addIdx(ib, byteBase, cIdx(ib, chunks * width * bits / 8));
-            SmallVector<Value> in;
-            for (int64_t i = 0; i < tile; ++i)
-              in.push_back(accs[slot(i, 0)]);
-            SmallVector<Value> out = chunkBody(ib, col, byteOffset, tail, scale,
-                                               zero, lookupTable, in);
-            for (int64_t i = 0; i < tile; ++i)
-              accs[slot(i, 0)] = out[i];
+            SmallVector<Value> w;
+            for (int64_t c = 0; c < columns; ++c)
+              w.push_back(widenWithZeros(
+                  ib,
+                  decode(ib, c,
+                         addIdx(ib, byteBase[c],
+                                cIdx(ib, chunks * width * bits / 8)),
+                         tail),
+                  width));
+            for (int64_t i = 0; i < tile; ++i) {
+              Value xv = widenWithZeros(
+                  ib, readRowChunk(ib, x, rows[i], col, tail), width);
+              for (int64_t c = 0; c < columns; ++c) {
+                Value &acc = accs[slot(c, i, 0)];
+                acc = vector::FMAOp::create(ib, xv, w[c], acc);
+              }
+            }
           }
           scf::YieldOp::create(ib, accs);
         });
     SmallVector<Value> dots;
-    for (int64_t i = 0; i < tile; ++i) {
-      Value acc = blocks.getResult(slot(i, 0));
-      for (int64_t c = 1; c < lanes; ++c)
-        acc = arith::AddFOp::create(b, acc, blocks.getResult(slot(i, c)));
-      dots.push_back(
-          vector::ReductionOp::create(b, vector::CombiningKind::ADD, acc));
-    }
+    for (int64_t c = 0; c < columns; ++c)
+      for (int64_t i = 0; i < tile; ++i) {
+        Value acc = blocks.getResult(slot(c, i, 0));
+        for (int64_t l = 1; l < lanes; ++l)
+          acc = arith::AddFOp::create(b, acc, blocks.getResult(slot(c, i, l)));
+        dots.push_back(
+            vector::ReductionOp::create(b, vector::CombiningKind::ADD, acc));
+      }
     return dots;
   }
 
@@ -1127,6 +1166,12 @@ struct LowerCpuPass : mlir::lowbit::impl::LowbitLowerCpuBase<LowerCpuPass> {
       getOperation().emitError()
           << "lowbit-lower-cpu: batch-tile must be positive, got "
           << int64_t(batchTile);
+      return signalPassFailure();
+    }
+    if (pairMinK < 0) {
+      getOperation().emitError()
+          << "lowbit-lower-cpu: pair-min-k must not be negative, got "
+          << int64_t(pairMinK);
       return signalPassFailure();
     }
     if (gemmMinBatch < 0) {
@@ -1161,7 +1206,8 @@ struct LowerCpuPass : mlir::lowbit::impl::LowbitLowerCpuBase<LowerCpuPass> {
     populateReferenceLoweringPatterns(converter, patterns);
     patterns.add<CpuQMatmulLowering>(
         converter, &getContext(),
-        KernelConfig{vectorWidth, batchTile, nTile, *kind, gemmMinBatch});
+        KernelConfig{vectorWidth, batchTile, nTile, *kind, gemmMinBatch,
+                     pairMinK});
     if (failed(applyPackedBytesConversion(getOperation(), converter,
                                           std::move(patterns))))
       signalPassFailure();

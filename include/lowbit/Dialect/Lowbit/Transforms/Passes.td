@@ -348,6 +348,10 @@ def LowbitLowerCpu : Pass<"lowbit-lower-cpu", "ModuleOp"> {
            "Static batches of at least this many rows decode tiles of W "
            "once for all rows and multiply them with a contraction that "
            "lowbit-vectorize-linalg register-blocks (0: never)">,
+    Option<"pairMinK", "pair-min-k", "int64_t", /*default=*/"8192",
+           "K from which the GEMV kernels (batches of 1-2 rows, even N) "
+           "decode two rows of W per pass over x, loading each chunk of x "
+           "once for both (0: never)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
