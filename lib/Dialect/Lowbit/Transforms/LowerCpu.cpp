@@ -523,16 +523,7 @@ struct CpuQMatmulLowering : OpConversionPattern<QMatmulOp> {
                           ? 2
                           : 1;
     int64_t numTiles = (n + nTile - 1) / nTile;
-    auto forall = scf::ForallOp::create(
-        b, ArrayRef<OpFoldResult>{b.getIndexAttr(numTiles)}, ValueRange{init},
-        std::nullopt);
-    Block *body = forall.getBody();
-    if (body->empty() || !isa<scf::InParallelOp>(body->back())) {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToEnd(body);
-      scf::InParallelOp::create(b);
-    }
-    auto terminator = cast<scf::InParallelOp>(body->getTerminator());
+    auto [forall, terminator] = createTileForall(b, numTiles, init);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(terminator);
@@ -602,6 +593,22 @@ struct CpuQMatmulLowering : OpConversionPattern<QMatmulOp> {
   }
 
 private:
+  /// An scf.forall over `numTiles` tiles of output columns writing into
+  /// `init`, with its (possibly new) in_parallel terminator.
+  static std::pair<scf::ForallOp, scf::InParallelOp>
+  createTileForall(ImplicitLocOpBuilder &b, int64_t numTiles, Value init) {
+    auto forall = scf::ForallOp::create(
+        b, ArrayRef<OpFoldResult>{b.getIndexAttr(numTiles)}, ValueRange{init},
+        std::nullopt);
+    Block *body = forall.getBody();
+    if (body->empty() || !isa<scf::InParallelOp>(body->back())) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToEnd(body);
+      scf::InParallelOp::create(b);
+    }
+    return {forall, cast<scf::InParallelOp>(body->getTerminator())};
+  }
+
   /// What decoding a block needs: its scale, its zero point (if the scheme
   /// has one) and, for table decoding, its table of scaled code values.
   struct BlockParams {
@@ -790,16 +797,8 @@ private:
                              .getResult();
                        });
 
-    auto forall = scf::ForallOp::create(
-        b, ArrayRef<OpFoldResult>{b.getIndexAttr(n / plan.nt)},
-        ValueRange{empty(m, n, resultElement)}, std::nullopt);
-    Block *body = forall.getBody();
-    if (body->empty() || !isa<scf::InParallelOp>(body->back())) {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToEnd(body);
-      scf::InParallelOp::create(b);
-    }
-    auto terminator = cast<scf::InParallelOp>(body->getTerminator());
+    auto [forall, terminator] =
+        createTileForall(b, n / plan.nt, empty(m, n, resultElement));
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(terminator);
     Value n0 = mulIdx(b, forall.getInductionVars()[0], plan.nt);
