@@ -1,4 +1,5 @@
-//===- CorpusReplay.h - Replays a fuzzer's seed corpus in a gtest -*- C++ -*-===//
+//===- CorpusReplay.h - Replays a fuzzer's seed corpus in a gtest -*- C++
+//-*-===//
 //
 // Runs each file of fuzz/corpus/<target>/ through the fuzzer's body: no
 // crash or invariant failure, and files named valid-* are accepted while

@@ -1,4 +1,5 @@
-//===- manifest_fuzzer.cpp - libFuzzer entry point ----------------------------===//
+//===- manifest_fuzzer.cpp - libFuzzer entry point
+//----------------------------===//
 
 #include "FuzzTargets.h"
 

@@ -1,4 +1,5 @@
-//===- weights_file_fuzzer.cpp - libFuzzer entry point ----------------------------===//
+//===- weights_file_fuzzer.cpp - libFuzzer entry point
+//----------------------------===//
 
 #include "FuzzTargets.h"
 

@@ -335,8 +335,8 @@ LogicalResult lowerToLLVMDialect(ModuleOp module,
   MLIRContext *context = module.getContext();
   bool cuda = options.target == "cuda";
   if (options.target != "cpu" && !cuda)
-    return module.emitError() << "unknown target '" << options.target
-                              << "'; expected cpu or cuda";
+    return module.emitError()
+           << "unknown target '" << options.target << "'; expected cpu or cuda";
   if (cuda && options.externalMinBytes > 0)
     return module.emitError()
            << "the cuda target keeps weights in the code (they become device "

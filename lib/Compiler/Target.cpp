@@ -222,8 +222,7 @@ bool isaSupported(llvm::StringRef isa, llvm::StringRef supported) {
 }
 
 std::string defaultCudaRuntimeLibrary(const char *argv0, void *mainAddress) {
-  std::string executable =
-      llvm::sys::fs::getMainExecutable(argv0, mainAddress);
+  std::string executable = llvm::sys::fs::getMainExecutable(argv0, mainAddress);
   llvm::SmallString<256> path(executable);
   llvm::sys::path::remove_filename(path); // bin
   llvm::sys::path::remove_filename(path); // the prefix

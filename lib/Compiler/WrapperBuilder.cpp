@@ -141,17 +141,18 @@ LogicalResult WrapperBuilder::buildEntry(const EntryPoint &entry,
                               {entryLoc, entryLoc});
 
   if (!boundFlagName.empty()) {
-    std::string unbound = addString(
-        "__lowbit_message_" + entry.funcName + "_unbound",
-        entry.cName + ": the weights are not bound (load the artifact with "
+    std::string unbound =
+        addString("__lowbit_message_" + entry.funcName + "_unbound",
+                  entry.cName +
+                      ": the weights are not bound (load the artifact with "
                       "the lowbit runtime, or call " +
-            prefix + "bind_weights)");
+                      prefix + "bind_weights)");
     b.setInsertionPointToEnd(current);
     Value flag = LLVM::AddressOfOp::create(b, entryLoc, ptrType, boundFlagName);
     Value bound = LLVM::LoadOp::create(b, entryLoc, i32, flag);
-    Value isUnbound = LLVM::ICmpOp::create(
-        b, entryLoc, LLVM::ICmpPredicate::eq, bound,
-        LLVM::ConstantOp::create(b, entryLoc, i32, 0));
+    Value isUnbound =
+        LLVM::ICmpOp::create(b, entryLoc, LLVM::ICmpPredicate::eq, bound,
+                             LLVM::ConstantOp::create(b, entryLoc, i32, 0));
     failIf(func, fail, isUnbound, unbound, kErrorWeightsNotBound);
     current = b.getInsertionBlock();
   }
@@ -240,9 +241,9 @@ LogicalResult WrapperBuilder::buildEntry(const EntryPoint &entry,
             b, entryLoc, end,
             ValueRange{LLVM::AddressOfOp::create(b, entryLoc, ptrType, name)})
             .getResult();
-    Value failed = LLVM::ICmpOp::create(
-        b, entryLoc, LLVM::ICmpPredicate::ne, message,
-        LLVM::ZeroOp::create(b, entryLoc, ptrType));
+    Value failed =
+        LLVM::ICmpOp::create(b, entryLoc, LLVM::ICmpPredicate::ne, message,
+                             LLVM::ZeroOp::create(b, entryLoc, ptrType));
     Block *done = b.createBlock(&region, Region::iterator(fail));
     Block *deviceFailed = b.createBlock(&region, Region::iterator(fail));
     b.setInsertionPointToEnd(current);
@@ -262,11 +263,10 @@ LogicalResult WrapperBuilder::buildEntry(const EntryPoint &entry,
           LLVM::ConstantOp::create(b, entryLoc, i64, bytes),
           /*isVolatile=*/false);
     }
-    LLVM::BrOp::create(
-        b, entryLoc,
-        ValueRange{message,
-                   LLVM::ConstantOp::create(b, entryLoc, i32, kErrorDevice)},
-        fail);
+    LLVM::BrOp::create(b, entryLoc,
+                       ValueRange{message, LLVM::ConstantOp::create(
+                                               b, entryLoc, i32, kErrorDevice)},
+                       fail);
     b.setInsertionPointToEnd(done);
   }
   LLVM::StoreOp::create(b, entryLoc, LLVM::ZeroOp::create(b, entryLoc, ptrType),
@@ -308,8 +308,8 @@ void WrapperBuilder::failIf(LLVM::LLVMFuncOp func, Block *fail, Value bad,
   b.setInsertionPointToEnd(current);
   Value message = LLVM::AddressOfOp::create(b, at, ptrType, messageSymbol);
   Value codeValue = LLVM::ConstantOp::create(b, at, i32, code);
-  LLVM::CondBrOp::create(b, at, bad, fail, ValueRange{message, codeValue},
-                         next, ValueRange());
+  LLVM::CondBrOp::create(b, at, bad, fail, ValueRange{message, codeValue}, next,
+                         ValueRange());
   b.setInsertionPointToEnd(next);
 }
 
@@ -359,24 +359,23 @@ WrapperBuilder::buildWeightBinding(llvm::ArrayRef<OutlinedWeight> weights) {
   }
 
   std::string what = name + ": ";
-  std::string badCount = addString(
-      "__lowbit_message_bind_count",
-      what + "count must be " + std::to_string(count) +
-          " (the number of weights in the manifest)");
-  std::string nullPointer =
-      addString("__lowbit_message_bind_null", what + "a weight pointer is NULL");
-  std::string badSize = addString(
-      "__lowbit_message_bind_size",
-      what + "a weight's size differs from the manifest");
-  std::string misaligned = addString(
-      "__lowbit_message_bind_align",
-      what + "a weight pointer is not aligned to " +
-          std::to_string(kWeightAlignment) + " bytes");
+  std::string badCount =
+      addString("__lowbit_message_bind_count",
+                what + "count must be " + std::to_string(count) +
+                    " (the number of weights in the manifest)");
+  std::string nullPointer = addString("__lowbit_message_bind_null",
+                                      what + "a weight pointer is NULL");
+  std::string badSize =
+      addString("__lowbit_message_bind_size",
+                what + "a weight's size differs from the manifest");
+  std::string misaligned =
+      addString("__lowbit_message_bind_align",
+                what + "a weight pointer is not aligned to " +
+                    std::to_string(kWeightAlignment) + " bytes");
 
   b.setInsertionPointToEnd(module.getBody());
   auto func = LLVM::LLVMFuncOp::create(
-      b, loc, name,
-      LLVM::LLVMFunctionType::get(i32, {ptrType, ptrType, i64}));
+      b, loc, name, LLVM::LLVMFunctionType::get(i32, {ptrType, ptrType, i64}));
   symbols.insert(func);
   exported.insert(name);
   Block *entry = func.addEntryBlock(b);
@@ -399,12 +398,12 @@ WrapperBuilder::buildWeightBinding(llvm::ArrayRef<OutlinedWeight> weights) {
   // Check every weight before binding any: for (i = 0; i < count; ++i).
   Value null = LLVM::ZeroOp::create(b, loc, ptrType);
   Block *start = b.getInsertionBlock();
-  Block *loop = b.createBlock(&func.getBody(), Region::iterator(fail), {i64},
-                              {loc});
+  Block *loop =
+      b.createBlock(&func.getBody(), Region::iterator(fail), {i64}, {loc});
   Block *done = b.createBlock(&func.getBody(), Region::iterator(fail));
   b.setInsertionPointToEnd(start);
-  LLVM::BrOp::create(b, loc, ValueRange{LLVM::ConstantOp::create(b, loc, i64, 0)},
-                     loop);
+  LLVM::BrOp::create(
+      b, loc, ValueRange{LLVM::ConstantOp::create(b, loc, i64, 0)}, loop);
 
   b.setInsertionPointToEnd(loop);
   Value i = loop->getArgument(0);
@@ -421,8 +420,8 @@ WrapperBuilder::buildWeightBinding(llvm::ArrayRef<OutlinedWeight> weights) {
   Value isNull =
       LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, pointer, null);
   failIf(func, fail, isNull, nullPointer, kErrorBadWeights);
-  Value sizeSlot =
-      LLVM::GEPOp::create(b, loc, ptrType, i64, sizes, ArrayRef<LLVM::GEPArg>{i});
+  Value sizeSlot = LLVM::GEPOp::create(b, loc, ptrType, i64, sizes,
+                                       ArrayRef<LLVM::GEPArg>{i});
   Value size = LLVM::LoadOp::create(b, loc, i64, sizeSlot);
   Value expectedBase = LLVM::AddressOfOp::create(b, loc, ptrType, sizesName);
   Value expectedSlot = LLVM::GEPOp::create(b, loc, ptrType, i64, expectedBase,
@@ -435,12 +434,12 @@ WrapperBuilder::buildWeightBinding(llvm::ArrayRef<OutlinedWeight> weights) {
   Value low = LLVM::AndOp::create(
       b, loc, address,
       LLVM::ConstantOp::create(b, loc, i64, int64_t(kWeightAlignment - 1)));
-  Value isMisaligned = LLVM::ICmpOp::create(
-      b, loc, LLVM::ICmpPredicate::ne, low,
-      LLVM::ConstantOp::create(b, loc, i64, 0));
+  Value isMisaligned =
+      LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ne, low,
+                           LLVM::ConstantOp::create(b, loc, i64, 0));
   failIf(func, fail, isMisaligned, misaligned, kErrorBadWeights);
-  Value next = LLVM::AddOp::create(b, loc, i,
-                                   LLVM::ConstantOp::create(b, loc, i64, 1));
+  Value next =
+      LLVM::AddOp::create(b, loc, i, LLVM::ConstantOp::create(b, loc, i64, 1));
   LLVM::BrOp::create(b, loc, ValueRange{next}, loop);
 
   // All good: copy the pointers into the table and raise the flag.
@@ -449,9 +448,9 @@ WrapperBuilder::buildWeightBinding(llvm::ArrayRef<OutlinedWeight> weights) {
   Value bytes = LLVM::ConstantOp::create(b, loc, i64, count * 8);
   LLVM::MemcpyOp::create(b, loc, tableAddress, pointers, bytes,
                          /*isVolatile=*/false);
-  LLVM::StoreOp::create(b, loc, LLVM::ConstantOp::create(b, loc, i32, 1),
-                        LLVM::AddressOfOp::create(b, loc, ptrType,
-                                                  boundFlagName));
+  LLVM::StoreOp::create(
+      b, loc, LLVM::ConstantOp::create(b, loc, i32, 1),
+      LLVM::AddressOfOp::create(b, loc, ptrType, boundFlagName));
   LLVM::StoreOp::create(b, loc, LLVM::ZeroOp::create(b, loc, ptrType),
                         slotAddress());
   LLVM::ReturnOp::create(b, loc, LLVM::ConstantOp::create(b, loc, i32, kOk));
@@ -464,9 +463,8 @@ LogicalResult WrapperBuilder::buildPackedEntry(const EntryPoint &entry) {
     return failure();
   auto typed = symbols.lookup<LLVM::LLVMFuncOp>(entry.cName);
   if (!typed)
-    return module.emitError()
-           << "internal error: the C entry point " << entry.cName
-           << " is missing";
+    return module.emitError() << "internal error: the C entry point "
+                              << entry.cName << " is missing";
   b.setInsertionPointToEnd(module.getBody());
   auto func = LLVM::LLVMFuncOp::create(
       b, typed.getLoc(), name,
@@ -477,12 +475,12 @@ LogicalResult WrapperBuilder::buildPackedEntry(const EntryPoint &entry) {
   SmallVector<Value> operands;
   int64_t count = entry.args.size() + entry.results.size();
   for (int64_t i = 0; i < count; ++i) {
-    Value pointerSlot = LLVM::GEPOp::create(b, loc, ptrType, ptrType,
-                                            func.getArgument(0),
-                                            ArrayRef<LLVM::GEPArg>{int32_t(i)});
-    Value lengthSlot = LLVM::GEPOp::create(b, loc, ptrType, i64,
-                                           func.getArgument(1),
-                                           ArrayRef<LLVM::GEPArg>{int32_t(i)});
+    Value pointerSlot =
+        LLVM::GEPOp::create(b, loc, ptrType, ptrType, func.getArgument(0),
+                            ArrayRef<LLVM::GEPArg>{int32_t(i)});
+    Value lengthSlot =
+        LLVM::GEPOp::create(b, loc, ptrType, i64, func.getArgument(1),
+                            ArrayRef<LLVM::GEPArg>{int32_t(i)});
     operands.push_back(LLVM::LoadOp::create(b, loc, ptrType, pointerSlot));
     operands.push_back(LLVM::LoadOp::create(b, loc, i64, lengthSlot));
   }

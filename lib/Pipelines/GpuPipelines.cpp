@@ -308,8 +308,8 @@ void buildGpuPipeline(OpPassManager &pm, const GpuPipelineOptions &options) {
   }
   // Executable host code may hold elementwise tensor ops of other lowbit
   // ops' reference lowering; they bufferize as linalg.
-  std::string pipeline = options.lowerHost ? "convert-elementwise-to-linalg,"
-                                           : "";
+  std::string pipeline =
+      options.lowerHost ? "convert-elementwise-to-linalg," : "";
   pipeline += "one-shot-bufferize{bufferize-function-boundaries "
               "function-boundary-type-conversion=identity-layout-map},"
               "canonicalize";

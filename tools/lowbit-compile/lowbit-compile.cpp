@@ -362,10 +362,11 @@ int main(int argc, char **argv) {
 
   // The cuda target keeps every weight in the code (weights files that
   // the input references are read into it).
-  bool external = !cuda && (weightsMode == "external" ||
-                            (weightsMode == "auto" &&
-                             (compiler::hasExternalWeights(*module) ||
-                              !weightsFilename.empty())));
+  bool external =
+      !cuda &&
+      (weightsMode == "external" ||
+       (weightsMode == "auto" &&
+        (compiler::hasExternalWeights(*module) || !weightsFilename.empty())));
   std::string weightsPath;
   if (external) {
     weightsPath = weightsFilename.empty() ? defaultWeightsPath(outputFilename)
@@ -390,8 +391,8 @@ int main(int argc, char **argv) {
   if (inputFilename != "-")
     lowering.weightsDir =
         sys::path::parent_path(inputFilename.getValue()).str();
-  lowering.externalMinBytes = external ? std::max<uint64_t>(externalMinBytes, 1)
-                                       : 0;
+  lowering.externalMinBytes =
+      external ? std::max<uint64_t>(externalMinBytes, 1) : 0;
   lowering.pipeline = pipeline;
   lowering.pipelineOptions = pipelineOptions;
   // The kernels use the instructions of the machine compiled for, not of
@@ -402,13 +403,13 @@ int main(int argc, char **argv) {
         compiler::requestedIsa(lowering.pipelineOptions);
     if (!requested)
       lowering.pipelineOptions +=
-          (lowering.pipelineOptions.empty() ? "" : " ") +
-          std::string("isa=") + supported;
+          (lowering.pipelineOptions.empty() ? "" : " ") + std::string("isa=") +
+          supported;
     else if (!compiler::isaSupported(*requested, supported))
       return fail("--pipeline-options isa=" + *requested +
                   " needs instructions the target lacks (--mcpu=" +
-                  (**machine).getTargetCPU().str() + " supports isa=" +
-                  supported + ")");
+                  (**machine).getTargetCPU().str() +
+                  " supports isa=" + supported + ")");
   }
   if (threads >= 0) {
     if (compiler::resolvePipeline(pipeline) != "cpu")

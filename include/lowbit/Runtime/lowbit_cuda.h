@@ -34,8 +34,8 @@ extern "C" {
 
 /* What lowbit_cuda_device_info reports about the device in use. */
 typedef struct lowbit_cuda_device {
-  int32_t ordinal;         /* the device's ordinal */
-  int32_t compute_major;   /* compute capability, e.g. 9 and 0 for sm_90 */
+  int32_t ordinal;       /* the device's ordinal */
+  int32_t compute_major; /* compute capability, e.g. 9 and 0 for sm_90 */
   int32_t compute_minor;
   int32_t multiprocessors; /* streaming multiprocessors */
   int32_t driver_version;  /* cuDriverGetVersion, e.g. 13000 */

@@ -47,8 +47,8 @@ enum lowbit_rt_status {
   LOWBIT_RT_ERROR_ENTRY_FAILED = 10,     /* an entry point returned a code
                                             the runtime does not know */
   LOWBIT_RT_ERROR_OUT_OF_MEMORY = 11,
-  LOWBIT_RT_ERROR_DEVICE = 12            /* a cuda artifact's GPU or CUDA
-                                            runtime failed (its code 5) */
+  LOWBIT_RT_ERROR_DEVICE = 12 /* a cuda artifact's GPU or CUDA
+                                 runtime failed (its code 5) */
 };
 
 /* Element types of entry-point buffers. f16 and bf16 are raw 16-bit

@@ -20,16 +20,16 @@ extern "C" {
 #endif
 
 typedef struct fake_cuda_counters {
-  int64_t inits;            /* cuInit calls */
-  int64_t live_allocations; /* cuMemAlloc(Async) minus cuMemFree(Async) */
-  int64_t async_allocations; /* of which cuMemAllocAsync */
+  int64_t inits;              /* cuInit calls */
+  int64_t live_allocations;   /* cuMemAlloc(Async) minus cuMemFree(Async) */
+  int64_t async_allocations;  /* of which cuMemAllocAsync */
   int64_t pool_threshold_set; /* cuMemPoolSetAttribute(release threshold) */
-  int64_t live_modules;     /* loaded minus unloaded */
-  int64_t modules_loaded;   /* cuModuleLoadData(Ex) successes */
-  int64_t jit_loads;        /* of which cuModuleLoadDataEx */
+  int64_t live_modules;       /* loaded minus unloaded */
+  int64_t modules_loaded;     /* cuModuleLoadData(Ex) successes */
+  int64_t jit_loads;          /* of which cuModuleLoadDataEx */
   int64_t live_streams;
   int64_t live_events;
-  int64_t context_depth;    /* pushes minus pops */
+  int64_t context_depth; /* pushes minus pops */
   int64_t launches;
   int64_t bytes_copied;
   int64_t synchronizations; /* cuStreamSynchronize + cuEventSynchronize */

@@ -552,31 +552,32 @@ struct CpuQMatmulLowering : OpConversionPattern<QMatmulOp> {
                                                         xSplit, m0, tile, cols);
                   Value y = args[0];
                   for (int64_t c = 0; c < columns; ++c)
-                  for (int64_t i = 0; i < tile; ++i) {
-                    Value col = cols[c];
-                    Value j = addIdx(jb, j0, cIdx(jb, c));
-                    Value row = addIdx(jb, m0, cIdx(jb, i));
-                    Value total = dots[c * tile + i];
-                    if (Value bias = op.getBias())
-                      total = arith::AddFOp::create(
-                          jb, total,
-                          toF32(jb, tensor::ExtractOp::create(
-                                        jb, bias, ValueRange{col})));
-                    if (xa) {
-                      int64_t r = op.getLoraA().getType().getShape()[0];
-                      Value lora = emitVectorDot(jb, xa, row, op.getLoraB(),
-                                                 col, r, config.vectorWidth);
-                      Value s = arith::ConstantFloatOp::create(
-                          jb, cast<FloatType>(f32),
-                          APFloat(op.getLoraScaleValue()));
-                      total = arith::AddFOp::create(
-                          jb, total, arith::MulFOp::create(jb, s, lora));
+                    for (int64_t i = 0; i < tile; ++i) {
+                      Value col = cols[c];
+                      Value j = addIdx(jb, j0, cIdx(jb, c));
+                      Value row = addIdx(jb, m0, cIdx(jb, i));
+                      Value total = dots[c * tile + i];
+                      if (Value bias = op.getBias())
+                        total = arith::AddFOp::create(
+                            jb, total,
+                            toF32(jb, tensor::ExtractOp::create(
+                                          jb, bias, ValueRange{col})));
+                      if (xa) {
+                        int64_t r = op.getLoraA().getType().getShape()[0];
+                        Value lora = emitVectorDot(jb, xa, row, op.getLoraB(),
+                                                   col, r, config.vectorWidth);
+                        Value s = arith::ConstantFloatOp::create(
+                            jb, cast<FloatType>(f32),
+                            APFloat(op.getLoraScaleValue()));
+                        total = arith::AddFOp::create(
+                            jb, total, arith::MulFOp::create(jb, s, lora));
+                      }
+                      if (resultElement != f32)
+                        total =
+                            arith::TruncFOp::create(jb, resultElement, total);
+                      y = tensor::InsertOp::create(jb, total, y,
+                                                   ValueRange{row, j});
                     }
-                    if (resultElement != f32)
-                      total = arith::TruncFOp::create(jb, resultElement, total);
-                    y = tensor::InsertOp::create(jb, total, y,
-                                                 ValueRange{row, j});
-                  }
                   scf::YieldOp::create(jb, y);
                 });
             scf::YieldOp::create(ib, cols.getResult(0));
@@ -656,11 +657,10 @@ private:
       return std::nullopt;
     int64_t pieces = layout.k / plan.piece;
     plan.kb = plan.piece *
-              std::max<int64_t>(1, largestDivisor(pieces,
-                                                  std::max<int64_t>(
-                                                      1, kGemmMaxTileK /
-                                                             plan.piece),
-                                                  1));
+              std::max<int64_t>(
+                  1, largestDivisor(
+                         pieces,
+                         std::max<int64_t>(1, kGemmMaxTileK / plan.piece), 1));
     plan.nt = n <= config.nTile ? n : largestDivisor(n, config.nTile, 8);
     if (plan.nt == 0)
       return std::nullopt;
@@ -671,8 +671,7 @@ private:
   /// whose body `body` computes the new output element.
   static Value
   emitGeneric(ImplicitLocOpBuilder &b, ValueRange inputs, Value init,
-              ArrayRef<AffineMap> maps,
-              ArrayRef<utils::IteratorType> iterators,
+              ArrayRef<AffineMap> maps, ArrayRef<utils::IteratorType> iterators,
               function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
     return linalg::GenericOp::create(
                b, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
@@ -713,8 +712,8 @@ private:
     int64_t blockSize = layout.k / layout.blocksPerRow;
     int64_t width = config.vectorWidth;
     int64_t chunks = plan.piece / width;
-    Value tile = tensor::EmptyOp::create(
-        b, ArrayRef<int64_t>{plan.nt, plan.kb}, b.getF32Type());
+    Value tile = tensor::EmptyOp::create(b, ArrayRef<int64_t>{plan.nt, plan.kb},
+                                         b.getF32Type());
     auto rows = scf::ForOp::create(
         b, cIdx(b, 0), cIdx(b, plan.nt), cIdx(b, 1), ValueRange{tile},
         [&](OpBuilder &nb, Location loc, Value j, ValueRange rowArgs) {
@@ -723,8 +722,7 @@ private:
           Value rowBytes = addIdx(ib, cIdx(ib, layout.codes.offset),
                                   mulIdx(ib, row, int64_t(layout.rowBytes)));
           auto pieces = scf::ForOp::create(
-              ib, cIdx(ib, 0), cIdx(ib, plan.kb), cIdx(ib, plan.piece),
-              rowArgs,
+              ib, cIdx(ib, 0), cIdx(ib, plan.kb), cIdx(ib, plan.piece), rowArgs,
               [&](OpBuilder &pb, Location ploc, Value p, ValueRange args) {
                 ImplicitLocOpBuilder jb(ploc, pb);
                 Value col = addIdx(jb, k0, p);
@@ -739,18 +737,19 @@ private:
                 // a byte (col is a multiple of the vector width).
                 Value byteBase =
                     addIdx(jb, rowBytes,
-                           arith::DivUIOp::create(
-                               jb, mulIdx(jb, col, bits), cIdx(jb, 8)));
+                           arith::DivUIOp::create(jb, mulIdx(jb, col, bits),
+                                                  cIdx(jb, 8)));
                 Value written = args[0];
                 for (int64_t g = 0; g < chunks; g += kDecodeGroup) {
                   int64_t count = std::min(kDecodeGroup, chunks - g) * width;
                   Value byteOffset =
                       addIdx(jb, byteBase, cIdx(jb, g * width * bits / 8));
                   Value values =
-                      table ? decoder.lookupScaled(jb, byteOffset, count, table)
-                            : decoder.applyScale(
-                                  jb, decoder.decodeCodes(jb, byteOffset, count),
-                                  scale, zero);
+                      table
+                          ? decoder.lookupScaled(jb, byteOffset, count, table)
+                          : decoder.applyScale(
+                                jb, decoder.decodeCodes(jb, byteOffset, count),
+                                scale, zero);
                   Value at = addIdx(jb, p, cIdx(jb, g * width));
                   written = vector::TransferWriteOp::create(
                                 jb, values, written, ValueRange{j, at},
@@ -783,19 +782,17 @@ private:
     SmallVector<utils::IteratorType> parallel2(2,
                                                utils::IteratorType::parallel);
     auto empty = [&](int64_t rows, int64_t cols, Type element) -> Value {
-      return tensor::EmptyOp::create(b, ArrayRef<int64_t>{rows, cols},
-                                     element);
+      return tensor::EmptyOp::create(b, ArrayRef<int64_t>{rows, cols}, element);
     };
 
     // x in f32 once, not per tile.
     Value xf = x;
     if (xType.getElementType() != f32)
-      xf = emitGeneric(b, ValueRange{x}, empty(m, k, f32),
-                       {identity2, identity2}, parallel2,
-                       [&](OpBuilder &nb, Location loc, ValueRange args) {
-                         return arith::ExtFOp::create(nb, loc, f32, args[0])
-                             .getResult();
-                       });
+      xf = emitGeneric(
+          b, ValueRange{x}, empty(m, k, f32), {identity2, identity2}, parallel2,
+          [&](OpBuilder &nb, Location loc, ValueRange args) {
+            return arith::ExtFOp::create(nb, loc, f32, args[0]).getResult();
+          });
 
     auto [forall, terminator] =
         createTileForall(b, n / plan.nt, empty(m, n, resultElement));
@@ -814,11 +811,10 @@ private:
     Value destination = tensor::ExtractSliceOp::create(
         b, forall.getRegionIterArgs()[0], offsets, sizes, strides);
     Value zero = arith::ConstantOp::create(b, b.getZeroAttr(f32));
-    Value acc =
-        linalg::FillOp::create(b, zero,
-                               resultElement == f32 ? destination
-                                                    : empty(m, plan.nt, f32))
-            .getResult(0);
+    Value acc = linalg::FillOp::create(
+                    b, zero,
+                    resultElement == f32 ? destination : empty(m, plan.nt, f32))
+                    .getResult(0);
     auto kLoop = scf::ForOp::create(
         b, cIdx(b, 0), cIdx(b, k), cIdx(b, plan.kb), ValueRange{acc},
         [&](OpBuilder &nb, Location loc, Value k0, ValueRange args) {
@@ -836,22 +832,20 @@ private:
 
     // The epilogue updates the tile in place, in the GEMV strategy's order:
     // + bias, + s·(xa·Bᵀ), then the cast to the result type.
-    AffineMap columnMap =
-        AffineMap::get(2, 0, {getAffineDimExpr(1, ctx)}, ctx);
+    AffineMap columnMap = AffineMap::get(2, 0, {getAffineDimExpr(1, ctx)}, ctx);
     if (Value bias = op.getBias()) {
       Value slice = tensor::ExtractSliceOp::create(
           b, bias, ArrayRef<OpFoldResult>{n0},
           ArrayRef<OpFoldResult>{b.getIndexAttr(plan.nt)},
           ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
-      y = emitGeneric(b, ValueRange{slice}, y, {columnMap, identity2},
-                      parallel2,
-                      [&](OpBuilder &nb, Location loc, ValueRange args) {
-                        Value v = args[0];
-                        if (v.getType() != f32)
-                          v = arith::ExtFOp::create(nb, loc, f32, v);
-                        return arith::AddFOp::create(nb, loc, args[1], v)
-                            .getResult();
-                      });
+      y = emitGeneric(
+          b, ValueRange{slice}, y, {columnMap, identity2}, parallel2,
+          [&](OpBuilder &nb, Location loc, ValueRange args) {
+            Value v = args[0];
+            if (v.getType() != f32)
+              v = arith::ExtFOp::create(nb, loc, f32, v);
+            return arith::AddFOp::create(nb, loc, args[1], v).getResult();
+          });
     }
     if (xa) {
       Value loraB = op.getLoraB();
@@ -861,35 +855,31 @@ private:
           ArrayRef<OpFoldResult>{b.getIndexAttr(plan.nt), b.getIndexAttr(r)},
           ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
       if (cast<RankedTensorType>(slice.getType()).getElementType() != f32)
-        slice = emitGeneric(b, ValueRange{slice}, empty(plan.nt, r, f32),
-                            {identity2, identity2}, parallel2,
-                            [&](OpBuilder &nb, Location loc, ValueRange args) {
-                              return arith::ExtFOp::create(nb, loc, f32,
-                                                           args[0])
-                                  .getResult();
-                            });
+        slice = emitGeneric(
+            b, ValueRange{slice}, empty(plan.nt, r, f32),
+            {identity2, identity2}, parallel2,
+            [&](OpBuilder &nb, Location loc, ValueRange args) {
+              return arith::ExtFOp::create(nb, loc, f32, args[0]).getResult();
+            });
       Value up = emitContractTransposedB(
           b, xa, slice,
-          linalg::FillOp::create(b, zero, empty(m, plan.nt, f32))
-              .getResult(0));
-      Value s = arith::ConstantFloatOp::create(
-          b, cast<FloatType>(f32), APFloat(op.getLoraScaleValue()));
-      y = emitGeneric(b, ValueRange{up}, y, {identity2, identity2}, parallel2,
-                      [&](OpBuilder &nb, Location loc, ValueRange args) {
-                        Value scaled =
-                            arith::MulFOp::create(nb, loc, s, args[0]);
-                        return arith::AddFOp::create(nb, loc, args[1], scaled)
-                            .getResult();
-                      });
+          linalg::FillOp::create(b, zero, empty(m, plan.nt, f32)).getResult(0));
+      Value s = arith::ConstantFloatOp::create(b, cast<FloatType>(f32),
+                                               APFloat(op.getLoraScaleValue()));
+      y = emitGeneric(
+          b, ValueRange{up}, y, {identity2, identity2}, parallel2,
+          [&](OpBuilder &nb, Location loc, ValueRange args) {
+            Value scaled = arith::MulFOp::create(nb, loc, s, args[0]);
+            return arith::AddFOp::create(nb, loc, args[1], scaled).getResult();
+          });
     }
     if (resultElement != f32)
-      y = emitGeneric(b, ValueRange{y}, destination, {identity2, identity2},
-                      parallel2,
-                      [&](OpBuilder &nb, Location loc, ValueRange args) {
-                        return arith::TruncFOp::create(nb, loc, resultElement,
-                                                       args[0])
-                            .getResult();
-                      });
+      y = emitGeneric(
+          b, ValueRange{y}, destination, {identity2, identity2}, parallel2,
+          [&](OpBuilder &nb, Location loc, ValueRange args) {
+            return arith::TruncFOp::create(nb, loc, resultElement, args[0])
+                .getResult();
+          });
 
     b.setInsertionPointToEnd(terminator.getBody());
     tensor::ParallelInsertSliceOp::create(b, y, forall.getRegionIterArgs()[0],
@@ -991,9 +981,9 @@ private:
     // (chunk c of a block feeds accumulator c % lanes), so that a lone row
     // does not wait on the FMA latency. T x C rows already give T x C
     // chains.
-    int64_t lanes = std::max<int64_t>(
-        1, std::min<int64_t>(
-               {kChains / (tile * columns), std::max<int64_t>(chunks, 1)}));
+    int64_t lanes =
+        std::max<int64_t>(1, std::min<int64_t>({kChains / (tile * columns),
+                                                std::max<int64_t>(chunks, 1)}));
     // Chunks of a block per loop iteration: all of them when few (straight-
     // line code), else `lanes` at a time (`chunks` is then a multiple).
     int64_t unroll = chunks <= kMaxStraightChunks ? chunks : lanes;
@@ -1029,11 +1019,11 @@ private:
           auto decode = [&](ImplicitLocOpBuilder &jb, int64_t c,
                             Value byteOffset, int64_t count) {
             const BlockParams &p = params[c];
-            return p.table ? decoder.lookupScaled(jb, byteOffset, count,
-                                                  p.table)
-                           : decoder.applyScale(
-                                 jb, decoder.decodeCodes(jb, byteOffset, count),
-                                 p.scale, p.zero);
+            return p.table
+                       ? decoder.lookupScaled(jb, byteOffset, count, p.table)
+                       : decoder.applyScale(
+                             jb, decoder.decodeCodes(jb, byteOffset, count),
+                             p.scale, p.zero);
           };
           SmallVector<Value> accs(accArgs);
           // Chunks [first, first + unroll) at column/byte offsets `col0` and
@@ -1061,8 +1051,8 @@ private:
                   accEven = vector::FMAOp::create(jb, xEven, halves[c].first,
                                                   accEven);
                   Value &accOdd = state[slot(c, i, (u + 1) % lanes)];
-                  accOdd = vector::FMAOp::create(jb, xOdd, halves[c].second,
-                                                 accOdd);
+                  accOdd =
+                      vector::FMAOp::create(jb, xOdd, halves[c].second, accOdd);
                 }
               }
             }
@@ -1070,22 +1060,21 @@ private:
               int64_t group = std::min(kDecodeGroup, unroll - g);
               SmallVector<Value> decoded;
               for (int64_t c = 0; c < columns; ++c)
-                decoded.push_back(decode(
-                    jb, c,
-                    addIdx(jb, addIdx(jb, byteBase[c], byte0),
-                           cIdx(jb, g * width * bits / 8)),
-                    group * width));
+                decoded.push_back(
+                    decode(jb, c,
+                           addIdx(jb, addIdx(jb, byteBase[c], byte0),
+                                  cIdx(jb, g * width * bits / 8)),
+                           group * width));
               for (int64_t u = g; u < g + group; ++u) {
                 SmallVector<Value> w;
                 for (int64_t c = 0; c < columns; ++c)
-                  w.push_back(
-                      group == 1
-                          ? decoded[c]
-                          : Value(vector::ExtractStridedSliceOp::create(
-                                jb, decoded[c],
-                                ArrayRef<int64_t>{(u - g) * width},
-                                ArrayRef<int64_t>{width},
-                                ArrayRef<int64_t>{1})));
+                  w.push_back(group == 1
+                                  ? decoded[c]
+                                  : Value(vector::ExtractStridedSliceOp::create(
+                                        jb, decoded[c],
+                                        ArrayRef<int64_t>{(u - g) * width},
+                                        ArrayRef<int64_t>{width},
+                                        ArrayRef<int64_t>{1})));
                 Value col = addIdx(jb, col0, cIdx(jb, u * width));
                 for (int64_t i = 0; i < tile; ++i) {
                   Value xv = readRowChunk(jb, x, rows[i], col, width);
@@ -1203,10 +1192,10 @@ struct LowerCpuPass : mlir::lowbit::impl::LowbitLowerCpuBase<LowerCpuPass> {
     // The kernel outranks the reference qmatmul lowering; weights and the
     // other lowbit ops use the reference patterns.
     populateReferenceLoweringPatterns(converter, patterns);
-    patterns.add<CpuQMatmulLowering>(
-        converter, &getContext(),
-        KernelConfig{vectorWidth, batchTile, nTile, *kind, gemmMinBatch,
-                     pairMinK});
+    patterns.add<CpuQMatmulLowering>(converter, &getContext(),
+                                     KernelConfig{vectorWidth, batchTile, nTile,
+                                                  *kind, gemmMinBatch,
+                                                  pairMinK});
     if (failed(applyPackedBytesConversion(getOperation(), converter,
                                           std::move(patterns))))
       signalPassFailure();

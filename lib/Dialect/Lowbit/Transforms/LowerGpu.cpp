@@ -382,8 +382,8 @@ private:
           sum = math::FmaOp::create(
               ib, vector::ExtractOp::create(ib, xv, ArrayRef<int64_t>{e}),
               vector::ExtractOp::create(ib, w, ArrayRef<int64_t>{e}), sum);
-        next[i] = scaleAfter ? math::FmaOp::create(ib, scale, sum, next[i])
-                             : sum;
+        next[i] =
+            scaleAfter ? math::FmaOp::create(ib, scale, sum, next[i]) : sum;
       }
       return next;
     };

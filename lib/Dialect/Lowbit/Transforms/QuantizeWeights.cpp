@@ -86,8 +86,11 @@ struct QuantizeState {
   int64_t minSize = 0;
   unsigned threads = 0;
   bool measureError = false;
-  PassCounters counters{"weights-quantized", "weights-skipped", "bytes-before",
-                        "bytes-after", "mean-relative-rms-error-ppm",
+  PassCounters counters{"weights-quantized",
+                        "weights-skipped",
+                        "bytes-before",
+                        "bytes-after",
+                        "mean-relative-rms-error-ppm",
                         "weights-int8"};
   double errorSum = 0.0;
   unsigned errorCount = 0;

@@ -116,17 +116,16 @@ static std::optional<ContractionInfo> matchContraction(linalg::LinalgOp op) {
   if (failed(dims) || dims->m.size() != 1 || dims->n.size() != 1 ||
       dims->k.size() != 1)
     return std::nullopt;
-  ContractionInfo info{dims->m[0], dims->n[0], dims->k[0],
-                       SmallVector<unsigned>(dims->batch.begin(),
-                                             dims->batch.end()),
-                       0};
+  ContractionInfo info{
+      dims->m[0], dims->n[0], dims->k[0],
+      SmallVector<unsigned>(dims->batch.begin(), dims->batch.end()), 0};
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   for (AffineMap map : maps)
     if (!map.isProjectedPermutation())
       return std::nullopt;
   AffineMap out = maps[2];
-  if (out.getNumResults() == 0 || resultPosition(out, info.n) !=
-                                      out.getNumResults() - 1)
+  if (out.getNumResults() == 0 ||
+      resultPosition(out, info.n) != out.getNumResults() - 1)
     return std::nullopt;
   info.rhsInput = resultPosition(maps[1], info.n) ? 1 : 0;
   AffineMap rhs = maps[info.rhsInput];
@@ -141,9 +140,10 @@ static std::optional<ContractionInfo> matchContraction(linalg::LinalgOp op) {
 
 /// `attr` with dimensions `a` and `b` swapped (raw bytes; whole-byte
 /// element types only).
-static std::optional<DenseElementsAttr>
-swapDims(RankedTensorType type, ArrayRef<char> raw, bool splat,
-         RankedTensorType newType, unsigned a, unsigned b) {
+static std::optional<DenseElementsAttr> swapDims(RankedTensorType type,
+                                                 ArrayRef<char> raw, bool splat,
+                                                 RankedTensorType newType,
+                                                 unsigned a, unsigned b) {
   unsigned bits = type.getElementTypeBitWidth();
   if (bits % 8 != 0)
     return std::nullopt;
@@ -187,8 +187,8 @@ static Value foldSwappedConstant(PatternRewriter &rewriter, Location loc,
   if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
     if (dense.getElementType().isInteger(1))
       return nullptr;
-    swapped = swapDims(type, dense.getRawData(), dense.isSplat(), newType, a,
-                       b);
+    swapped =
+        swapDims(type, dense.getRawData(), dense.isSplat(), newType, a, b);
   } else if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {
     AsmResourceBlob *blob = resource.getRawHandle().getBlob();
     if (!blob)
@@ -234,8 +234,8 @@ struct TransposeContractionRhs
     SmallVector<int64_t> shape = applyPermutation(rhsType.getShape(), perm);
     auto newType = rhsType.clone(shape);
 
-    Value swapped = foldSwappedConstant(rewriter, loc, rhs, newType, nPos,
-                                        kPos);
+    Value swapped =
+        foldSwappedConstant(rewriter, loc, rhs, newType, nPos, kPos);
     if (!swapped) {
       Value init = tensor::EmptyOp::create(rewriter, loc, shape,
                                            rhsType.getElementType());
@@ -392,8 +392,7 @@ LowbitVectorizeLinalgPass::plan(linalg::LinalgOp op) const {
   if (!vdim)
     vdim = numLoops - 1;
   std::optional<unsigned> outDim = innermostDim(*op.getDpsInitOperand(0));
-  bool transposing = outDim && *outDim != *vdim &&
-                     (*ranges)[*outDim] > 1 &&
+  bool transposing = outDim && *outDim != *vdim && (*ranges)[*outDim] > 1 &&
                      op.getNumParallelLoops() == numLoops;
   if (transposing) {
     result.sizes[*vdim] = pickTile((*ranges)[*vdim], 2 * 8, 8);
@@ -406,8 +405,8 @@ LowbitVectorizeLinalgPass::plan(linalg::LinalgOp op) const {
     // A reduction along the vector runs over the whole row (up to
     // max-vector-size, one vector.reduction per row); elementwise ops take
     // a few registers at a time.
-    bool reducing = op.getIteratorTypesArray()[*vdim] ==
-                    utils::IteratorType::reduction;
+    bool reducing =
+        op.getIteratorTypesArray()[*vdim] == utils::IteratorType::reduction;
     int64_t cap = reducing ? maxVectorSize
                            : std::min<int64_t>(maxVectorSize, 4 * vectorWidth);
     result.sizes[*vdim] = pickTile((*ranges)[*vdim], cap, vectorWidth);
@@ -435,8 +434,8 @@ LogicalResult LowbitVectorizeLinalgPass::tileAndVectorize(
     rewriter.setInsertionPoint(tiledOp);
     auto generic = dyn_cast<linalg::GenericOp>(tiledOp);
     if (!generic) {
-      FailureOr<linalg::GenericOp> generalized = linalg::generalizeNamedOp(
-          rewriter, cast<linalg::LinalgOp>(tiledOp));
+      FailureOr<linalg::GenericOp> generalized =
+          linalg::generalizeNamedOp(rewriter, cast<linalg::LinalgOp>(tiledOp));
       if (failed(generalized))
         return failure();
       generic = *generalized;
@@ -517,8 +516,7 @@ struct ScalarizeVectorMath : public RewritePattern {
     for (Value operand : op->getOperands())
       if (operand.getType() != type &&
           !(isa<VectorType>(operand.getType()) &&
-            cast<VectorType>(operand.getType()).getShape() ==
-                type.getShape()))
+            cast<VectorType>(operand.getType()).getShape() == type.getShape()))
         return failure();
 
     Location loc = op->getLoc();
@@ -569,8 +567,8 @@ void LowbitVectorizeLinalgPass::runOnOperation() {
     signalPassFailure();
   };
   MLIRContext *context = &getContext();
-  PassCounters counters{"contractions-vectorized", "ops-vectorized",
-                        "ops-left", "nd-vector-ops"};
+  PassCounters counters{"contractions-vectorized", "ops-vectorized", "ops-left",
+                        "nd-vector-ops"};
 
   // 1. Tensor arith ops to linalg.generic; B along N.
   {
@@ -650,11 +648,10 @@ void LowbitVectorizeLinalgPass::runOnOperation() {
   // 3c. n-D transfers to rows (1-D transfers).
   {
     RewritePatternSet patterns(context);
-    populateVectorToSCFConversionPatterns(
-        patterns, VectorTransferToSCFOptions()
-                      .enableFullUnroll()
-                      .enableLowerTensors()
-                      .setTargetRank(1));
+    populateVectorToSCFConversionPatterns(patterns, VectorTransferToSCFOptions()
+                                                        .enableFullUnroll()
+                                                        .enableLowerTensors()
+                                                        .setTargetRank(1));
     addCanonicalizations(patterns);
     if (failed(applyPatternsGreedily(root, std::move(patterns))))
       return fail("rewrites did not converge");
