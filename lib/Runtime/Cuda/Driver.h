@@ -88,6 +88,26 @@ private:
   bool pushed = false;
 };
 
+/// Which readiness a driver call needs: work (nothing runs after an error)
+/// or a release (runs after an error, as long as there is a device).
+enum class CallKind { Work, Release };
+
+/// The common shape of an mgpu* call: check readiness, make the device's
+/// context current, run `call(api)` (returning a CUresult) and record a
+/// failure as `name` (with `context`). Returns whether the call ran and
+/// succeeded.
+template <typename Call>
+bool callInContext(CallKind kind, const char *name, Call call,
+                   const std::string &context = std::string()) {
+  const Driver *driver;
+  const Device *device;
+  if (!(kind == CallKind::Work ? readyForWork(driver, device)
+                               : readyForRelease(driver, device)))
+    return false;
+  ScopedContext scoped(*driver, *device);
+  return scoped.ok() && check(*driver, call(driver->api), name, context);
+}
+
 } // namespace lowbit::cuda
 
 #endif // LOWBIT_LIB_RUNTIME_CUDA_DRIVER_H

@@ -92,30 +92,28 @@ extern "C" void mgpuMemcpy(void *dst, void *src, size_t size, void *stream) {
 
 extern "C" void mgpuMemset16(void *dst, unsigned short value, size_t count,
                              void *stream) {
-  const Driver *d;
-  const Device *device;
-  if (count == 0 || !readyForWork(d, device))
+  if (count == 0)
     return;
-  ScopedContext context(*d, *device);
-  if (context.ok())
-    check(*d,
-          d->api.memsetD16Async(address(dst), value, count,
-                                static_cast<CUstream>(stream)),
-          "cuMemsetD16Async", std::to_string(count) + " elements");
+  callInContext(
+      CallKind::Work, "cuMemsetD16Async",
+      [&](const auto &api) {
+        return api.memsetD16Async(address(dst), value, count,
+                                  static_cast<CUstream>(stream));
+      },
+      std::to_string(count) + " elements");
 }
 
 extern "C" void mgpuMemset32(void *dst, unsigned int value, size_t count,
                              void *stream) {
-  const Driver *d;
-  const Device *device;
-  if (count == 0 || !readyForWork(d, device))
+  if (count == 0)
     return;
-  ScopedContext context(*d, *device);
-  if (context.ok())
-    check(*d,
-          d->api.memsetD32Async(address(dst), value, count,
-                                static_cast<CUstream>(stream)),
-          "cuMemsetD32Async", std::to_string(count) + " elements");
+  callInContext(
+      CallKind::Work, "cuMemsetD32Async",
+      [&](const auto &api) {
+        return api.memsetD32Async(address(dst), value, count,
+                                  static_cast<CUstream>(stream));
+      },
+      std::to_string(count) + " elements");
 }
 
 extern "C" void mgpuMemHostRegisterMemRef(int64_t, void *, int64_t) {

@@ -29,25 +29,18 @@ extern "C" void *mgpuStreamCreate(void) {
 }
 
 extern "C" void mgpuStreamDestroy(void *stream) {
-  const Driver *d;
-  const Device *device;
-  if (!stream || !readyForRelease(d, device))
-    return;
-  ScopedContext context(*d, *device);
-  if (context.ok())
-    check(*d, d->api.streamDestroy(static_cast<CUstream>(stream)),
-          "cuStreamDestroy");
+  if (stream)
+    callInContext(CallKind::Release, "cuStreamDestroy", [&](const auto &api) {
+      return api.streamDestroy(static_cast<CUstream>(stream));
+    });
 }
 
 extern "C" void mgpuStreamSynchronize(void *stream) {
-  const Driver *d;
-  const Device *device;
-  if (!stream || !readyForRelease(d, device))
-    return;
-  ScopedContext context(*d, *device);
-  if (context.ok())
-    check(*d, d->api.streamSynchronize(static_cast<CUstream>(stream)),
-          "cuStreamSynchronize");
+  if (stream)
+    callInContext(CallKind::Release, "cuStreamSynchronize",
+                  [&](const auto &api) {
+                    return api.streamSynchronize(static_cast<CUstream>(stream));
+                  });
 }
 
 extern "C" void mgpuStreamWaitEvent(void *stream, void *event) {
@@ -83,25 +76,18 @@ extern "C" void *mgpuEventCreate(void) {
 }
 
 extern "C" void mgpuEventDestroy(void *event) {
-  const Driver *d;
-  const Device *device;
-  if (!event || !readyForRelease(d, device))
-    return;
-  ScopedContext context(*d, *device);
-  if (context.ok())
-    check(*d, d->api.eventDestroy(static_cast<CUevent>(event)),
-          "cuEventDestroy");
+  if (event)
+    callInContext(CallKind::Release, "cuEventDestroy", [&](const auto &api) {
+      return api.eventDestroy(static_cast<CUevent>(event));
+    });
 }
 
 extern "C" void mgpuEventSynchronize(void *event) {
-  const Driver *d;
-  const Device *device;
-  if (!event || !readyForRelease(d, device))
-    return;
-  ScopedContext context(*d, *device);
-  if (context.ok())
-    check(*d, d->api.eventSynchronize(static_cast<CUevent>(event)),
-          "cuEventSynchronize");
+  if (event)
+    callInContext(CallKind::Release, "cuEventSynchronize",
+                  [&](const auto &api) {
+                    return api.eventSynchronize(static_cast<CUevent>(event));
+                  });
 }
 
 extern "C" void mgpuEventRecord(void *event, void *stream) {
