@@ -49,6 +49,34 @@ def schemes(fmt, block):
     return scheme, "#lowbit.scheme<" + ", ".join(parts) + ">"
 
 
+# Cases of the GPU kernels, run through their CPU-executable form
+# (gpu-kernel-exact.py) and on a device (cuda-qmatmul.py): (block size or 0
+# = per channel, N, K), batches up to MAX_GPU_BATCH.
+GPU_BLOCKS = [(32, 37, 96), (64, 19, 128), (128, 11, 256), (0, 13, 45)]
+GPU_EXACT_BLOCKS = [(32, 9, 64), (0, 6, 45)]
+GPU_BATCHES = [(1,), (3,), (16,), (2, 8)]
+MAX_GPU_BATCH = 16
+ACTIVATIONS = ["f32", "f16", "bf16"]
+EXTRAS = ["none", "bias", "lora", "bias+lora"]
+# LoRA factors of the cases: rank and scale.
+RANK, LORA_SCALE = 3, 0.75
+
+
+def exact_weight(rng, fmt, block, n, k):
+    """A random [n, k] weight quantized with `fmt`: (numerics scheme, MLIR
+    scheme, packed bytes, dequantized f32 values). Blocked fp8 gets every
+    code but the two NaNs, cyclically, so that decoding is checked for all
+    of them."""
+    scheme, mlir = schemes(fmt, block)
+    w = rng.standard_normal((n, k)).astype(np.float32)
+    buf = nx.quantize(w, scheme)
+    if fmt[0] == "fp8" and block:
+        codes = np.arange(n * k) % 256
+        codes[(codes & 0x7F) == 0x7F] = 0
+        buf[:n * k] = codes.astype(np.uint8)
+    return scheme, mlir, buf, nx.dequantize(buf, scheme, (n, k))
+
+
 def to_dtype(a, element):
     """float data rounded to `element`; bf16 as its raw uint16 bits."""
     if element == "f16":

@@ -38,7 +38,8 @@ import numpy as np
 
 import lowbit.numerics as nx
 from lowbit_run import dense, execute, memrefs, opt
-from qmatmul_cases import (FORMATS, OUT_EPS, as_f64, literal, schemes,
+from qmatmul_cases import (ACTIVATIONS, EXTRAS, FORMATS, LORA_SCALE, OUT_EPS,
+                           RANK, as_f64, exact_weight, literal, schemes,
                            tensor_type, to_dtype)
 
 
@@ -48,9 +49,6 @@ from qmatmul_cases import (FORMATS, OUT_EPS, as_f64, literal, schemes,
 BLOCKS = [(32, 37, 96), (64, 20, 128), (128, 11, 256), (0, 13, 45),
           (0, 9, 320)]
 BATCHES = [(1,), (3,), (2, 8), (64,)]
-ACTIVATIONS = ["f32", "f16", "bf16"]
-EXTRAS = ["none", "bias", "lora", "bias+lora"]
-RANK, LORA_SCALE = 3, 0.75
 
 
 
@@ -149,15 +147,7 @@ def check_exact_decode(rng):
     module, expected = Module(), []
     for fmt in FORMATS:
         for block, n, k in (BLOCKS[0], BLOCKS[3]):
-            scheme, mlir = schemes(fmt, block)
-            w = rng.standard_normal((n, k)).astype(np.float32)
-            buf = nx.quantize(w, scheme)
-            if fmt[0] == "fp8" and block:
-                # Every code but the two NaNs, cyclically.
-                codes = np.arange(n * k) % 256
-                codes[(codes & 0x7F) == 0x7F] = 0
-                buf[:n * k] = codes.astype(np.uint8)
-            want = nx.dequantize(buf, scheme, (n, k))
+            _, mlir, buf, want = exact_weight(rng, fmt, block, n, k)
             q = f"!lowbit.qtensor<{n}x{k}xf32, {mlir}>"
             x = np.eye(k, dtype=np.float32)
             name = f"exact_{fmt[0]}_{block}"

@@ -7,7 +7,6 @@ with double quantization, compiled with --target=cuda for this machine's
 GPU and with --target=cpu, gives the same output from both (f32
 accumulation in different orders: relative error below 1e-5)."""
 
-import ctypes
 import os
 import subprocess
 import sys
@@ -15,28 +14,10 @@ import sys
 import numpy as np
 
 import lowbit
+from cuda_device import gpu_chip
 import make_mlp
 
 QUANTIZE = "format=nf4 block-size=64 double-quant"
-
-
-def gpu_chip():
-    class Device(ctypes.Structure):
-        _fields_ = [("ordinal", ctypes.c_int32),
-                    ("compute_major", ctypes.c_int32),
-                    ("compute_minor", ctypes.c_int32),
-                    ("multiprocessors", ctypes.c_int32),
-                    ("driver_version", ctypes.c_int32),
-                    ("total_memory", ctypes.c_int64),
-                    ("name", ctypes.c_char * 256)]
-
-    runtime = ctypes.CDLL(os.path.join(os.environ["LOWBIT_LIBRARY_DIR"],
-                                       "liblowbit_cuda_runtime.so"))
-    runtime.lowbit_cuda_last_error.restype = ctypes.c_char_p
-    device = Device()
-    if runtime.lowbit_cuda_device_info(ctypes.byref(device)) != 0:
-        sys.exit("no usable GPU: " + runtime.lowbit_cuda_last_error().decode())
-    return f"sm_{device.compute_major}{device.compute_minor}"
 
 
 def compile_for(work, source, target, *extra):

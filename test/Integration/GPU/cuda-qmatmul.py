@@ -20,7 +20,6 @@ through the lowbit runtime (lowbit.load), as a user would:
    results, and so do repeated calls.
 """
 
-import ctypes
 import os
 import subprocess
 import sys
@@ -30,43 +29,17 @@ import numpy as np
 
 import lowbit
 import lowbit.numerics as nx
+from cuda_device import gpu_chip
 from lowbit_run import dense
-from qmatmul_cases import (FORMATS, OUT_EPS, as_f64, literal, schemes,
+from qmatmul_cases import (ACTIVATIONS, EXTRAS, FORMATS, LORA_SCALE, OUT_EPS,
+                           RANK, as_f64, exact_weight, literal, schemes,
                            tensor_type, to_dtype)
+from qmatmul_cases import GPU_BATCHES as BATCHES
+from qmatmul_cases import GPU_BLOCKS as BLOCKS
+from qmatmul_cases import GPU_EXACT_BLOCKS as EXACT_BLOCKS
+from qmatmul_cases import MAX_GPU_BATCH as MAX_BATCH
 
-# (block size or 0 = per channel, N, K)
-BLOCKS = [(32, 37, 96), (64, 19, 128), (128, 11, 256), (0, 13, 45)]
-EXACT_BLOCKS = [(32, 9, 64), (0, 6, 45)]
-BATCHES = [(1,), (3,), (16,), (2, 8)]
-ACTIVATIONS = ["f32", "f16", "bf16"]
-EXTRAS = ["none", "bias", "lora", "bias+lora"]
-RANK, LORA_SCALE = 3, 0.75
-MAX_BATCH = 16
 NP_TYPES = {"f32": np.float32, "f16": np.float16, "bf16": np.uint16}
-
-
-def gpu_chip():
-    """sm_XY of the device the lowbit CUDA runtime uses."""
-
-    class Device(ctypes.Structure):
-        _fields_ = [("ordinal", ctypes.c_int32),
-                    ("compute_major", ctypes.c_int32),
-                    ("compute_minor", ctypes.c_int32),
-                    ("multiprocessors", ctypes.c_int32),
-                    ("driver_version", ctypes.c_int32),
-                    ("total_memory", ctypes.c_int64),
-                    ("name", ctypes.c_char * 256)]
-
-    runtime = ctypes.CDLL(os.path.join(os.environ["LOWBIT_LIBRARY_DIR"],
-                                       "liblowbit_cuda_runtime.so"))
-    runtime.lowbit_cuda_last_error.restype = ctypes.c_char_p
-    device = Device()
-    if runtime.lowbit_cuda_device_info(ctypes.byref(device)) != 0:
-        sys.exit("no usable GPU: " + runtime.lowbit_cuda_last_error().decode())
-    print(f"device {device.ordinal}: {device.name.decode()}, "
-          f"sm_{device.compute_major}{device.compute_minor}, "
-          f"{device.multiprocessors} SMs, driver {device.driver_version}")
-    return f"sm_{device.compute_major}{device.compute_minor}"
 
 
 class Module:
@@ -106,15 +79,7 @@ def exact_cases(rng, module):
     cases = []
     for fmt in FORMATS:
         for block, n, k in EXACT_BLOCKS:
-            scheme, mlir = schemes(fmt, block)
-            w = rng.standard_normal((n, k)).astype(np.float32)
-            buf = nx.quantize(w, scheme)
-            if fmt[0] == "fp8" and block:
-                # Every code but the two NaNs, cyclically.
-                codes = np.arange(n * k) % 256
-                codes[(codes & 0x7F) == 0x7F] = 0
-                buf[:n * k] = codes.astype(np.uint8)
-            want = nx.dequantize(buf, scheme, (n, k))
+            _, mlir, buf, want = exact_weight(rng, fmt, block, n, k)
             q = f"!lowbit.qtensor<{n}x{k}xf32, {mlir}>"
             name = f"exact_{fmt[0]}_{block}"
             xt = tensor_type((MAX_BATCH, k), "f32")
@@ -197,7 +162,7 @@ def as_f32(y, act):
 
 def main():
     work = sys.argv[1]
-    chip = gpu_chip()
+    chip = gpu_chip(report=True)
     rng = np.random.default_rng(2026)
     module = Module()
     exact = exact_cases(rng, module)

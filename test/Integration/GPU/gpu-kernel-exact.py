@@ -27,18 +27,15 @@ import numpy as np
 
 import lowbit.numerics as nx
 from lowbit_run import dense, memrefs, opt
-from qmatmul_cases import (FORMATS, OUT_EPS, as_f64, literal, schemes,
+from qmatmul_cases import (ACTIVATIONS, EXTRAS, FORMATS, LORA_SCALE, OUT_EPS,
+                           RANK, as_f64, exact_weight, literal, schemes,
                            tensor_type, to_dtype)
+from qmatmul_cases import GPU_BATCHES as BATCHES
+from qmatmul_cases import GPU_BLOCKS as BLOCKS
+from qmatmul_cases import GPU_EXACT_BLOCKS as EXACT_BLOCKS
+from qmatmul_cases import MAX_GPU_BATCH as MAX_BATCH
 
 
-# (block size or 0 = per channel, N, K)
-BLOCKS = [(32, 37, 96), (64, 19, 128), (128, 11, 256), (0, 13, 45)]
-EXACT_BLOCKS = [(32, 9, 64), (0, 6, 45)]
-BATCHES = [(1,), (3,), (16,), (2, 8)]
-ACTIVATIONS = ["f32", "f16", "bf16"]
-EXTRAS = ["none", "bias", "lora", "bias+lora"]
-RANK, LORA_SCALE = 3, 0.75
-MAX_BATCH = 16
 
 
 
@@ -91,15 +88,7 @@ def exact_cases(rng, module):
     cases = []
     for fmt in FORMATS:
         for block, n, k in EXACT_BLOCKS:
-            scheme, mlir = schemes(fmt, block)
-            w = rng.standard_normal((n, k)).astype(np.float32)
-            buf = nx.quantize(w, scheme)
-            if fmt[0] == "fp8" and block:
-                # Every code but the two NaNs, cyclically.
-                codes = np.arange(n * k) % 256
-                codes[(codes & 0x7F) == 0x7F] = 0
-                buf[:n * k] = codes.astype(np.uint8)
-            want = nx.dequantize(buf, scheme, (n, k))
+            _, mlir, buf, want = exact_weight(rng, fmt, block, n, k)
             q = f"!lowbit.qtensor<{n}x{k}xf32, {mlir}>"
             for k0 in range(0, k, MAX_BATCH):
                 rows = min(MAX_BATCH, k - k0)
