@@ -30,17 +30,17 @@ bounds).
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 
 import numpy as np
 
 import lowbit.numerics as nx
-from lowbit_run import dense, execute, memrefs, opt
+from lowbit_run import dense, execute, memrefs
 from qmatmul_cases import (ACTIVATIONS, EXTRAS, FORMATS, LORA_SCALE, OUT_EPS,
                            RANK, as_f64, exact_weight, literal, schemes,
                            tensor_type, to_dtype)
+from qmatmul_module import Module, host_flags, qmatmul_body, run_cpu, runner_libs
 
 
 # (block size or 0 = per channel, N, K)
@@ -52,94 +52,7 @@ BATCHES = [(1,), (3,), (2, 8), (64,)]
 
 
 
-class Module:
-    """One module: a function per case, and @main printing each result's
-    f32 bits."""
-
-    def __init__(self):
-        self.funcs, self.calls = [], []
-
-    def add(self, name, body, result_shape, element, dynamic=False):
-        t = tensor_type(result_shape, element)
-        shown = ("?",) + tuple(result_shape[1:]) if dynamic else result_shape
-        rt = tensor_type(shown, element)
-        self.funcs.append(f"func.func @{name}() -> {rt} {{\n{body}\n}}")
-        t32 = tensor_type(shown, "f32")
-        ti = tensor_type(shown, "i32")
-        mem = "memref<" + "x".join(str(d) for d in shown) + "xi32>"
-        ext = (f"  %{name}_f = arith.extf %{name} : {rt} to {t32}\n"
-               if element != "f32" else f"  %{name}_f = tensor.cast %{name} : {rt} to {t32}\n")
-        self.calls.append(
-            f"  %{name} = call @{name}() : () -> {rt}\n" + ext +
-            f"  %{name}_i = arith.bitcast %{name}_f : {t32} to {ti}\n"
-            f"  %{name}_m = bufferization.to_buffer %{name}_i : {ti} to {mem}\n"
-            f"  %{name}_u = memref.cast %{name}_m : {mem} to memref<*xi32>\n"
-            f"  call @printMemrefI32(%{name}_u) : (memref<*xi32>) -> ()\n")
-        del t
-
-    def text(self):
-        return ("\n".join(self.funcs) + "\nfunc.func @main() {\n" +
-                "".join(self.calls) +
-                "  return\n}\nfunc.func private @printMemrefI32(memref<*xi32>)\n")
-
-
 PIPELINE_OPTIONS = ""
-
-
-def host_flags():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def runner_libs():
-    libs = os.environ["LOWBIT_RUNNER_LIBS"]
-    if "parallel=true" in PIPELINE_OPTIONS:
-        # The OpenMP runtime next to the runner-utils libraries.
-        omp = os.path.join(os.path.dirname(libs.split(",")[0]), "libomp.so")
-        libs += "," + omp
-    return libs
-
-
-def run_cpu(source):
-    pipeline = "--lowbit-cpu-pipeline"
-    if PIPELINE_OPTIONS:
-        pipeline += "=" + PIPELINE_OPTIONS
-    lowered, _ = opt(source, pipeline)
-    result = subprocess.run(
-        [os.environ["LOWBIT_MLIR_RUNNER"], "-e", "main",
-         "-entry-point-result=void",
-         "-shared-libs=" + runner_libs()],
-        input=lowered, capture_output=True, text=True)
-    if result.returncode != 0:
-        sys.exit(f"mlir-runner failed:\n{result.stderr}")
-    return [a.astype(np.int64).astype(np.int32).view(np.float32)
-            for a in memrefs(result.stdout)]
-
-
-def qmatmul_body(x_lit, xt, w_lit, q, yt, bias=None, lora=None, dynamic=None):
-    lines = [f"  %x = arith.constant {x_lit}", f"  %w = lowbit.weight inline {w_lit} -> {q}"]
-    operands, types, suffix = "%x, %w", [xt, q], ""
-    if dynamic:
-        lines.append(f"  %xd = tensor.cast %x : {xt} to {dynamic[0]}")
-        operands, types[0] = "%xd, %w", dynamic[0]
-    if bias:
-        lines.append(f"  %bias = arith.constant {bias[0]}")
-        suffix += " bias(%bias)"
-        types.append(bias[1])
-    if lora:
-        lines.append(f"  %a = arith.constant {lora[0]}")
-        lines.append(f"  %b = arith.constant {lora[2]}")
-        suffix += f" lora(%a, %b) scale {LORA_SCALE}"
-        types += [lora[1], lora[3]]
-    lines.append(f"  %y = lowbit.qmatmul {operands}{suffix} : ({', '.join(types)}) -> {yt}")
-    lines.append(f"  return %y : {yt}")
-    return "\n".join(lines)
 
 
 def check_exact_decode(rng):
@@ -155,7 +68,7 @@ def check_exact_decode(rng):
                                           dense(buf), q, tensor_type((k, n), "f32")),
                        (k, n), "f32")
             expected.append((name, want.T.copy()))
-    got = run_cpu(module.text())
+    got = run_cpu(module.text(), PIPELINE_OPTIONS)
     if len(got) != len(expected):
         sys.exit(f"expected {len(expected)} results, got {len(got)}")
     failures = 0
@@ -221,7 +134,7 @@ def check_qmatmul(rng):
                           f"{act}, {extra}"))
     source = module.text()
     start = time.time()
-    got = run_cpu(source)
+    got = run_cpu(source, PIPELINE_OPTIONS)
     cpu_time = time.time() - start
     start = time.time()
     if PIPELINE_OPTIONS:
@@ -259,7 +172,7 @@ def main():
             print(f"skipped: the host has no {flag} for {PIPELINE_OPTIONS}")
             return
     if "parallel=true" in PIPELINE_OPTIONS and not os.path.exists(
-            runner_libs().split(",")[-1]):
+            runner_libs(PIPELINE_OPTIONS).split(",")[-1]):
         print("skipped: no libomp.so next to the runner-utils libraries")
         return
     print(f"pipeline options: {PIPELINE_OPTIONS or '(defaults)'}")

@@ -34,53 +34,7 @@ from qmatmul_cases import GPU_BATCHES as BATCHES
 from qmatmul_cases import GPU_BLOCKS as BLOCKS
 from qmatmul_cases import GPU_EXACT_BLOCKS as EXACT_BLOCKS
 from qmatmul_cases import MAX_GPU_BATCH as MAX_BATCH
-
-
-
-
-
-class Module:
-    """A function per case, and @main printing each result's f32 bits."""
-
-    def __init__(self):
-        self.funcs, self.calls = [], []
-
-    def add(self, name, body, shape, element):
-        rt = tensor_type(shape, element)
-        t32, ti = tensor_type(shape, "f32"), tensor_type(shape, "i32")
-        mem = "memref<" + "x".join(str(d) for d in shape) + "xi32>"
-        self.funcs.append(f"func.func @{name}() -> {rt} {{\n{body}\n}}")
-        ext = (f"  %{name}_f = arith.extf %{name} : {rt} to {t32}\n"
-               if element != "f32" else f"  %{name}_f = tensor.cast %{name} : {rt} to {t32}\n")
-        self.calls.append(
-            f"  %{name} = call @{name}() : () -> {rt}\n" + ext +
-            f"  %{name}_i = arith.bitcast %{name}_f : {t32} to {ti}\n"
-            f"  %{name}_m = bufferization.to_buffer %{name}_i : {ti} to {mem}\n"
-            f"  %{name}_u = memref.cast %{name}_m : {mem} to memref<*xi32>\n"
-            f"  call @printMemrefI32(%{name}_u) : (memref<*xi32>) -> ()\n")
-
-    def text(self):
-        return ("\n".join(self.funcs) + "\nfunc.func @main() {\n" +
-                "".join(self.calls) +
-                "  return\n}\nfunc.func private @printMemrefI32(memref<*xi32>)\n")
-
-
-def qmatmul_body(x_lit, xt, w_lit, q, yt, bias=None, lora=None):
-    lines = [f"  %x = arith.constant {x_lit}",
-             f"  %w = lowbit.weight inline {w_lit} -> {q}"]
-    types, suffix = [xt, q], ""
-    if bias:
-        lines.append(f"  %bias = arith.constant {bias[0]}")
-        suffix += " bias(%bias)"
-        types.append(bias[1])
-    if lora:
-        lines.append(f"  %a = arith.constant {lora[0]}")
-        lines.append(f"  %b = arith.constant {lora[2]}")
-        suffix += f" lora(%a, %b) scale {LORA_SCALE}"
-        types += [lora[1], lora[3]]
-    lines.append(f"  %y = lowbit.qmatmul %x, %w{suffix} : ({', '.join(types)}) -> {yt}")
-    lines.append(f"  return %y : {yt}")
-    return "\n".join(lines)
+from qmatmul_module import Module, qmatmul_body
 
 
 def exact_cases(rng, module):
