@@ -197,15 +197,23 @@ std::string kernelIsa(const llvm::TargetMachine &machine) {
   return "generic";
 }
 
-std::optional<std::string> requestedIsa(llvm::StringRef pipelineOptions) {
-  // Options are space-separated `key=value` pairs (values without spaces
-  // for isa); "isa=" must start a key, not end another (e.g. "xisa=").
+std::optional<std::string> pipelineOption(llvm::StringRef pipelineOptions,
+                                          llvm::StringRef key) {
+  // Options are space-separated `key=value` pairs (values without spaces);
+  // the key must start a word ("isa=" is not the end of "xisa=").
   llvm::SmallVector<llvm::StringRef> words;
   pipelineOptions.split(words, ' ', /*MaxSplit=*/-1, /*KeepEmpty=*/false);
+  std::string prefix = (key + "=").str();
   for (llvm::StringRef word : words)
-    if (word.consume_front("isa="))
+    if (word.consume_front(prefix))
       return word.trim("{}").str();
   return std::nullopt;
+}
+
+bool supportsInt8Dot(const llvm::TargetMachine &machine) {
+  return machine.getTargetTriple().isX86() &&
+         machine.getMCSubtargetInfo()->checkFeatures(
+             "+avx512f,+avx512bw,+avx512vnni");
 }
 
 bool isaSupported(llvm::StringRef isa, llvm::StringRef supported) {

@@ -87,6 +87,7 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
   lower.isa = resolveCpuIsa(options.isa);
   lower.gemmMinBatch = options.gemmMinBatch;
   lower.pairMinK = options.pairMinK;
+  lower.dot = options.dot;
   pm.addPass(mlir::lowbit::createLowbitLowerCpu(lower));
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());

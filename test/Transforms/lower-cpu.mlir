@@ -11,11 +11,16 @@
 // RUN: not lowbit-opt %s -split-input-file -lowbit-lower-cpu=pair-min-k=-1 2>&1 | FileCheck %s --check-prefix=PAIRK
 // RUN: not lowbit-opt %s -split-input-file -lowbit-lower-cpu=vector-width=12 2>&1 | FileCheck %s --check-prefix=WIDTH
 // RUN: not lowbit-opt %s -split-input-file -lowbit-lower-cpu=isa=sse 2>&1 | FileCheck %s --check-prefix=ISA
+// RUN: lowbit-opt %s -split-input-file -verify-diagnostics -lowbit-lower-cpu="isa=avx512 dot=i8" | FileCheck %s --check-prefix=I8
+// RUN: not lowbit-opt %s -split-input-file -lowbit-lower-cpu=dot=f16 2>&1 | FileCheck %s --check-prefix=DOT
+// RUN: not lowbit-opt %s -split-input-file -lowbit-lower-cpu="isa=avx2 dot=i8" 2>&1 | FileCheck %s --check-prefix=I8ISA
 
 // WIDTH: vector-width must be a positive multiple of 8 {{.*}} got 12
 // ISA: isa must be generic, avx2 or avx512, got 'sse'
 // GEMMBATCH: gemm-min-batch must not be negative, got -1
 // PAIRK: pair-min-k must not be negative, got -1
+// DOT: dot must be f32 or i8, got 'f16'
+// I8ISA: dot=i8 needs isa=avx512 {{.*}} got isa=avx2
 
 !i4 = !lowbit.qtensor<16x64xf16, #lowbit.scheme<i4, block = 32, scale = f16>>
 
@@ -304,5 +309,71 @@ func.func @gemm_nf4_f16_bias_lora(%x: tensor<32x128xf16>, %bias: tensor<16xf16>,
 func.func @pair_int4(%x: tensor<1x128xf32>) -> tensor<1x8xf32> {
   %w = lowbit.weight inline dense<35> : tensor<528xi8> -> !lowbit.qtensor<8x128xf32, #lowbit.scheme<i4, block = 128, scale = f16>>
   %y = lowbit.qmatmul %x, %w : (tensor<1x128xf32>, !lowbit.qtensor<8x128xf32, #lowbit.scheme<i4, block = 128, scale = f16>>) -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}
+
+// -----
+
+// dot=i8, NF4 with blocks of 64: x is quantized to int8 per 128 elements
+// once per call (absmax, round to nearest even, even elements then odd
+// ones), outside the parallel loop. Per chunk, 64 bytes of codes are split
+// into nibbles, mapped through the int8 codebook with vpshufb and
+// multiplied with x's bytes by two vpdpbusd; the int32 lanes are scaled by
+// a vector of the two blocks' scales (lanes 0-7 and 8-15) times x's scale.
+// I8-LABEL: func @int8_dot_nf4
+//       I8:   vector.reduction <maxnumf>
+//       I8:   math.roundeven
+//       I8:   arith.fptosi {{.*}} : vector<128xf32> to vector<128xi8>
+//       I8:   vector.shuffle {{.*}} [0, 2, 4, {{.*}}, 126, 1, 3, {{.*}}, 127]
+//       I8:   scf.forall
+//       I8:     %[[RAW:.*]] = vector.transfer_read {{.*}} : tensor<{{[0-9]+}}xi8>, vector<64xi8>
+//       I8:     %[[LO:.*]] = arith.andi %[[RAW]]
+//       I8:     %[[HI:.*]] = arith.shrui %[[RAW]]
+//       I8:     %[[ULO:.*]] = llvm.call @__lowbit_llvm_x86_avx512_pshuf_b_512(%{{.*}}, %[[LO]])
+//       I8:     %[[UHI:.*]] = llvm.call @__lowbit_llvm_x86_avx512_pshuf_b_512(%{{.*}}, %[[HI]])
+//       I8:     %[[A:.*]] = llvm.call @__lowbit_llvm_x86_avx512_vpdpbusd_512(%{{.*}}, %[[ULO]], %{{.*}})
+//       I8:     %[[B:.*]] = llvm.call @__lowbit_llvm_x86_avx512_vpdpbusd_512(%[[A]], %[[UHI]], %{{.*}})
+//       I8:     arith.sitofp %[[B]] : vector<16xi32> to vector<16xf32>
+//       I8:     vector.fma
+//   I8-NOT:     permvar
+func.func @int8_dot_nf4(%x: tensor<1x256xf32>) -> tensor<1x8xf32> {
+  %w = lowbit.weight inline dense<35> : tensor<1152xi8> -> !lowbit.qtensor<8x256xf32, #lowbit.scheme<nf4, block = 64, scale = f32>>
+  %y = lowbit.qmatmul %x, %w : (tensor<1x256xf32>, !lowbit.qtensor<8x256xf32, #lowbit.scheme<nf4, block = 64, scale = f32>>) -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}
+
+// -----
+
+// dot=i8, int4: two's complement codes become offset binary by one XOR of
+// the bytes (0x88), no table; the offset 8 is taken off through x's sums.
+// I8-LABEL: func @int8_dot_i4
+//       I8:   scf.forall
+//       I8:     %[[RAW:.*]] = vector.transfer_read {{.*}} : tensor<{{[0-9]+}}xi8>, vector<64xi8>
+//       I8:     arith.xori %[[RAW]], %{{.*}} : vector<64xi8>
+//   I8-NOT:     pshuf
+//       I8:     llvm.call @__lowbit_llvm_x86_avx512_vpdpbusd_512
+//       I8:     llvm.call @__lowbit_llvm_x86_avx512_vpdpbusd_512
+//       I8:     arith.mulf
+//       I8:     arith.addf {{.*}} : f32
+//       I8:   vector.reduction <add>
+//       I8:   arith.subf {{.*}} : f32
+func.func @int8_dot_i4(%x: tensor<1x128xf32>) -> tensor<1x8xf32> {
+  %w = lowbit.weight inline dense<35> : tensor<528xi8> -> !lowbit.qtensor<8x128xf32, #lowbit.scheme<i4, block = 128, scale = f16>>
+  %y = lowbit.qmatmul %x, %w : (tensor<1x128xf32>, !lowbit.qtensor<8x128xf32, #lowbit.scheme<i4, block = 128, scale = f16>>) -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}
+
+// -----
+
+// dot=i8 does not cover 3-bit codes (nor K that is not a multiple of
+// 128): those keep the f32 kernel.
+// I8-LABEL: func @int8_dot_fallback_i3
+//   I8-NOT:   vpdpbusd
+//       I8:   vector.fma
+//   I8-NOT:   vpdpbusd
+//       I8:   return
+func.func @int8_dot_fallback_i3(%x: tensor<1x128xf32>) -> tensor<1x8xf32> {
+  %w = lowbit.weight inline dense<35> : tensor<400xi8> -> !lowbit.qtensor<8x128xf32, #lowbit.scheme<i3, block = 128, scale = f16>>
+  %y = lowbit.qmatmul %x, %w : (tensor<1x128xf32>, !lowbit.qtensor<8x128xf32, #lowbit.scheme<i3, block = 128, scale = f16>>) -> tensor<1x8xf32>
   return %y : tensor<1x8xf32>
 }

@@ -400,7 +400,7 @@ int main(int argc, char **argv) {
   if (!cuda && compiler::resolvePipeline(pipeline) == "cpu") {
     std::string supported = compiler::kernelIsa(**machine);
     std::optional<std::string> requested =
-        compiler::requestedIsa(lowering.pipelineOptions);
+        compiler::pipelineOption(lowering.pipelineOptions, "isa");
     if (!requested)
       lowering.pipelineOptions +=
           (lowering.pipelineOptions.empty() ? "" : " ") + std::string("isa=") +
@@ -410,6 +410,11 @@ int main(int argc, char **argv) {
                   " needs instructions the target lacks (--mcpu=" +
                   (**machine).getTargetCPU().str() +
                   " supports isa=" + supported + ")");
+    if (compiler::pipelineOption(lowering.pipelineOptions, "dot") == "i8" &&
+        !compiler::supportsInt8Dot(**machine))
+      return fail("--pipeline-options dot=i8 needs AVX-512 VNNI and BW, "
+                  "which the target lacks (--mcpu=" +
+                  (**machine).getTargetCPU().str() + ")");
   }
   if (threads >= 0) {
     if (compiler::resolvePipeline(pipeline) != "cpu")

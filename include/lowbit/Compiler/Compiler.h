@@ -215,8 +215,14 @@ llvm::Error emitCode(llvm::Module &module, llvm::TargetMachine &machine,
 /// "avx512", "avx2" or "generic".
 std::string kernelIsa(const llvm::TargetMachine &machine);
 
-/// The value of `isa=` in cpu pipeline options, if given.
-std::optional<std::string> requestedIsa(llvm::StringRef pipelineOptions);
+/// The value of `key=` (e.g. "isa", "dot") in cpu pipeline options, if
+/// given.
+std::optional<std::string> pipelineOption(llvm::StringRef pipelineOptions,
+                                          llvm::StringRef key);
+
+/// Whether the target can run lowbit-lower-cpu's `dot=i8` kernels
+/// (AVX-512 BW and VNNI).
+bool supportsInt8Dot(const llvm::TargetMachine &machine);
 
 /// Whether kernels for `isa` (generic, avx2, avx512 or host) run on a
 /// target whose best is `supported` (kernelIsa's answer). "host" means the

@@ -100,6 +100,12 @@ struct CpuPipelineOptions : mlir::PassPipelineOptions<CpuPipelineOptions> {
       llvm::cl::desc("K from which GEMV kernels decode two rows of W per "
                      "pass over x (0: never)"),
       llvm::cl::init(8192)};
+  Option<std::string> dot{
+      *this, "dot",
+      llvm::cl::desc("Dot products of the batch 1-8 kernels: f32 (exact "
+                     "decode) or i8 (activations quantized to int8 per 128 "
+                     "elements, vpdpbusd; needs AVX-512 VNNI)"),
+      llvm::cl::init("f32")};
   Option<bool> parallel{
       *this, "parallel",
       llvm::cl::desc("Run the kernels' output tiles on threads (OpenMP: "

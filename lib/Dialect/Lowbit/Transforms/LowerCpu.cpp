@@ -15,6 +15,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CpuKernelSupport.h"
+#include "Int8DotKernel.h"
 #include "PackedAccess.h"
 #include "VectorDecode.h"
 
@@ -65,6 +67,9 @@ struct KernelConfig {
   /// K from which the GEMV kernels decode two rows of W per pass over x
   /// (0: never).
   int64_t pairMinK;
+  /// GEMV kernels multiply int8-quantized activations with the codes as
+  /// bytes (vpdpbusd) where Int8DotKernel covers the weight.
+  bool int8Dot;
 };
 
 /// Most columns of K decoded into one tile of the GEMM strategy: 32 rows
@@ -77,54 +82,6 @@ constexpr int64_t kGemmMaxTileK = 256;
 struct GemmPlan {
   int64_t nt, kb, piece;
 };
-
-Value cIdx(ImplicitLocOpBuilder &b, int64_t v) {
-  return arith::ConstantIndexOp::create(b, v);
-}
-
-Value addIdx(ImplicitLocOpBuilder &b, Value a, Value c) {
-  return arith::AddIOp::create(b, a, c);
-}
-Value mulIdx(ImplicitLocOpBuilder &b, Value a, int64_t c) {
-  return arith::MulIOp::create(b, a, cIdx(b, c));
-}
-
-Value toF32(ImplicitLocOpBuilder &b, Value v) {
-  Type f32 = b.getF32Type();
-  if (auto vec = dyn_cast<VectorType>(v.getType())) {
-    if (vec.getElementType().isF32())
-      return v;
-    return arith::ExtFOp::create(b, VectorType::get(vec.getShape(), f32), v);
-  }
-  if (v.getType().isF32())
-    return v;
-  return arith::ExtFOp::create(b, f32, v);
-}
-
-/// `count` elements of row `row` of a rank-2 float tensor from column `col`,
-/// widened to f32. The caller guarantees the read is in bounds.
-Value readRowChunk(ImplicitLocOpBuilder &b, Value matrix, Value row, Value col,
-                   int64_t count) {
-  Type elementType = cast<RankedTensorType>(matrix.getType()).getElementType();
-  Value pad = arith::ConstantOp::create(b, b.getZeroAttr(elementType));
-  Value chunk = vector::TransferReadOp::create(
-      b, VectorType::get({count}, elementType), matrix, ValueRange{row, col},
-      pad, ArrayRef<bool>{true});
-  return toF32(b, chunk);
-}
-
-/// vector<count> padded with zeros to vector<width>.
-Value widenWithZeros(ImplicitLocOpBuilder &b, Value v, int64_t width) {
-  auto type = cast<VectorType>(v.getType());
-  int64_t count = type.getNumElements();
-  if (count == width)
-    return v;
-  Value zeros = arith::ConstantOp::create(b, b.getZeroAttr(type));
-  SmallVector<int64_t> mask;
-  for (int64_t i = 0; i < width; ++i)
-    mask.push_back(i < count ? i : count);
-  return vector::ShuffleOp::create(b, v, zeros, mask);
-}
 
 /// Decodes chunks of one packed weight into f32 vectors, bit-exactly as
 /// nx::dequantize: codes are unpacked from a vector of bytes, turned into
@@ -215,12 +172,9 @@ public:
     Value idx = arith::ExtUIOp::create(b, idxType, raw);
     Value high = arith::ShRUIOp::create(b, idx, splatInt(b, i32, 16, 4));
     auto f32x16 = VectorType::get({16}, b.getF32Type());
-    LLVM::LLVMFuncOp permute = getIntrinsicWrapper(
-        b, "llvm.x86.avx512.permvar.sf.512", f32x16, idxType);
-    Value even =
-        LLVM::CallOp::create(b, permute, ValueRange{scaled, idx}).getResult();
-    Value odd =
-        LLVM::CallOp::create(b, permute, ValueRange{scaled, high}).getResult();
+    StringRef permute = "llvm.x86.avx512.permvar.sf.512";
+    Value even = callIntrinsic(b, module, permute, f32x16, {scaled, idx});
+    Value odd = callIntrinsic(b, module, permute, f32x16, {scaled, high});
     return {even, odd};
   }
 
@@ -336,10 +290,7 @@ private:
     };
     int64_t entries = int64_t(1) << bits;
     auto call = [&](StringRef name, Value tbl, Value index) -> Value {
-      LLVM::LLVMFuncOp wrapper =
-          getIntrinsicWrapper(b, name, pieceF32, index.getType());
-      return LLVM::CallOp::create(b, wrapper, ValueRange{tbl, index})
-          .getResult();
+      return callIntrinsic(b, module, name, pieceF32, {tbl, index});
     };
     SmallVector<Value> parts;
     for (int64_t p = 0; p < padded; p += piece) {
@@ -389,32 +340,6 @@ private:
     for (int64_t i = 0; i < count; ++i)
       keep.push_back(i);
     return vector::ShuffleOp::create(b, result, result, keep);
-  }
-
-  /// An internal, always-inlined llvm.func calling `intrinsic`: buffer
-  /// deallocation rejects a bare llvm.call_intrinsic (its memory effects are
-  /// unknown) but accepts a call; LLVM inlines it back.
-  LLVM::LLVMFuncOp getIntrinsicWrapper(ImplicitLocOpBuilder &b,
-                                       StringRef intrinsic, Type result,
-                                       Type index) const {
-    std::string name = ("__lowbit_" + intrinsic).str();
-    std::replace(name.begin(), name.end(), '.', '_');
-    if (auto existing = module.lookupSymbol<LLVM::LLVMFuncOp>(name))
-      return existing;
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(module.getBody());
-    auto func = LLVM::LLVMFuncOp::create(
-        b, name, LLVM::LLVMFunctionType::get(result, {result, index}),
-        LLVM::Linkage::Internal);
-    func.setAlwaysInline(true);
-    Block *entry = func.addEntryBlock(b);
-    b.setInsertionPointToStart(entry);
-    Value value =
-        LLVM::CallIntrinsicOp::create(b, result, b.getStringAttr(intrinsic),
-                                      entry->getArguments())
-            .getResult(0);
-    LLVM::ReturnOp::create(b, value);
-    return func;
   }
 
   /// E4M3 "fn" by assembling the f32 bits: normal codes move exponent and
@@ -500,9 +425,15 @@ struct CpuQMatmulLowering : OpConversionPattern<QMatmulOp> {
           op, restoreBatchDims(b, b.getLoc(), y, op.getInput(), resultType, n));
       return success();
     }
+    std::optional<Int8DotPlan> int8Plan;
+    if (config.int8Dot)
+      int8Plan = planInt8Dot(reader.getScheme(), layout);
+    std::optional<QuantizedActivations> xInt8;
     Value xSplit;
-    if (decoder.splitsNibbles(config.vectorWidth,
-                              layout.k / layout.blocksPerRow))
+    if (int8Plan)
+      xInt8 = emitQuantizedActivations(b, x, m, *int8Plan);
+    else if (decoder.splitsNibbles(config.vectorWidth,
+                                   layout.k / layout.blocksPerRow))
       xSplit = emitDeinterleavedX(b, x, m, layout.k);
     Type f32 = b.getF32Type();
     Value init = tensor::EmptyOp::create(
@@ -517,9 +448,12 @@ struct CpuQMatmulLowering : OpConversionPattern<QMatmulOp> {
     // even count: each chunk of x is then loaded once for both. Rows of x
     // that do not fit L1 stream from L2 for every row of W (K = 14336:
     // 20% faster); with short K the second row's decode only adds register
-    // pressure (K = 4096: 1.7x slower), so it stays one row.
+    // pressure (K = 4096: 1.7x slower), so it stays one row. The int8
+    // kernels' x (one byte per element) stays in L1 longer, and pairing
+    // measured slower there (4096 x 14336: 1.4 vs 1.0 ms).
     int64_t columns = config.pairMinK > 0 && layout.k >= config.pairMinK &&
-                              tile <= 2 && n % 2 == 0 && nTile % 2 == 0
+                              tile <= 2 && n % 2 == 0 && nTile % 2 == 0 &&
+                              !xInt8
                           ? 2
                           : 1;
     int64_t numTiles = (n + nTile - 1) / nTile;
@@ -548,8 +482,13 @@ struct CpuQMatmulLowering : OpConversionPattern<QMatmulOp> {
                   SmallVector<Value> cols;
                   for (int64_t c = 0; c < columns; ++c)
                     cols.push_back(addIdx(jb, n0, addIdx(jb, j0, cIdx(jb, c))));
-                  SmallVector<Value> dots = emitRowDots(jb, reader, decoder, x,
-                                                        xSplit, m0, tile, cols);
+                  SmallVector<Value> dots =
+                      xInt8
+                          ? emitInt8DotRows(jb, op->getParentOfType<ModuleOp>(),
+                                            reader, adaptor.getWeight(),
+                                            *int8Plan, *xInt8, m0, tile, cols)
+                          : emitRowDots(jb, reader, decoder, x, xSplit, m0,
+                                        tile, cols);
                   Value y = args[0];
                   for (int64_t c = 0; c < columns; ++c)
                     for (int64_t i = 0; i < tile; ++i) {
@@ -1185,6 +1124,18 @@ struct LowerCpuPass : mlir::lowbit::impl::LowbitLowerCpuBase<LowerCpuPass> {
           << isa << "'";
       return signalPassFailure();
     }
+    if (dot != "f32" && dot != "i8") {
+      getOperation().emitError()
+          << "lowbit-lower-cpu: dot must be f32 or i8, got '" << dot << "'";
+      return signalPassFailure();
+    }
+    if (dot == "i8" && *kind != Isa::Avx512) {
+      getOperation().emitError()
+          << "lowbit-lower-cpu: dot=i8 needs isa=avx512 (its kernels call "
+             "AVX-512 VNNI vpdpbusd), got isa="
+          << isa;
+      return signalPassFailure();
+    }
     if (failed(checkPackedBytesKnown(getOperation(), "lowbit-lower-cpu")))
       return signalPassFailure();
     PackedBytesTypeConverter converter;
@@ -1194,8 +1145,8 @@ struct LowerCpuPass : mlir::lowbit::impl::LowbitLowerCpuBase<LowerCpuPass> {
     populateReferenceLoweringPatterns(converter, patterns);
     patterns.add<CpuQMatmulLowering>(converter, &getContext(),
                                      KernelConfig{vectorWidth, batchTile, nTile,
-                                                  *kind, gemmMinBatch,
-                                                  pairMinK});
+                                                  *kind, gemmMinBatch, pairMinK,
+                                                  dot == "i8"});
     if (failed(applyPackedBytesConversion(getOperation(), converter,
                                           std::move(patterns))))
       signalPassFailure();

@@ -352,6 +352,12 @@ def LowbitLowerCpu : Pass<"lowbit-lower-cpu", "ModuleOp"> {
            "K from which the GEMV kernels (batches of 1-2 rows, even N) "
            "decode two rows of W per pass over x, loading each chunk of x "
            "once for both (0: never)">,
+    Option<"dot", "dot", "std::string", /*default=*/"\"f32\"",
+           "Dot products of the GEMV kernels: f32 (exact decode, the "
+           "default) or i8 (isa=avx512 only: x quantized to int8 per 128 "
+           "elements once per call, codes multiplied as bytes with "
+           "AVX-512 VNNI vpdpbusd, for 4-bit and 8-bit integer and 4-bit "
+           "codebook formats)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",

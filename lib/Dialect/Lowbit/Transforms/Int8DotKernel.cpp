@@ -1,0 +1,441 @@
+//===- Int8DotKernel.cpp - W4A8/W8A8 GEMV kernels with vpdpbusd -----------===//
+//
+// Per chunk of 128 elements of K and row n of W (4-bit codes; 8-bit codes
+// take two 64-byte groups with an accumulator each):
+//
+//   u_lo, u_hi = map(bytes & 15), map(bytes >> 4)   unsigned bytes (a
+//                                                    vpshufb table for
+//                                                    codebooks)
+//   acc = vpdpbusd(vpdpbusd(0, u_lo, xq_even), u_hi, xq_odd)   int32 x 16
+//   total += float(acc) · (s_b / factor) · dx        lane d covers codes
+//                                                    8d .. 8d+7 of the chunk
+//   corr  += k_b · sums[sub]                         k_b = s_b / factor ·
+//                                                    (offset + z_b) − m_b
+//   y = reduce(total) − corr
+//
+// All integer products and sums are exact; x's int8 rounding, the
+// codebook's int8 rounding (NF4) and the order of the f32 sums are what
+// differs from the f32 kernels.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Int8DotKernel.h"
+#include "CpuKernelSupport.h"
+#include "VectorDecode.h"
+
+#include "lowbit/Numerics/Codebooks.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include <cmath>
+
+using namespace mlir;
+namespace nx = ::lowbit::numerics;
+
+namespace mlir::lowbit {
+
+std::optional<Int8DotPlan> planInt8Dot(const nx::Scheme &scheme,
+                                       const nx::PackedLayout &layout) {
+  Int8DotPlan plan;
+  plan.bits = nx::codeBits(scheme.format);
+  if ((plan.bits != 4 && plan.bits != 8) || scheme.format == nx::Format::FP8)
+    return std::nullopt;
+  if (layout.k % kInt8DotChunk != 0)
+    return std::nullopt;
+  plan.blockSize = layout.k / layout.blocksPerRow;
+  // Codes per int32 accumulator, and per lane of it.
+  int64_t group = plan.bits == 4 ? 128 : 64;
+  int64_t lane = group / 16;
+  int64_t b = plan.blockSize;
+  bool tiles = b < kInt8DotChunk ? (b % lane == 0 && group % b == 0)
+                                 : b % kInt8DotChunk == 0;
+  if (!tiles)
+    return std::nullopt;
+
+  switch (scheme.format) {
+  case nx::Format::I8:
+  case nx::Format::I4:
+    // Two's complement to offset binary: u = q ^ 2^(bits-1), t = u −
+    // 2^(bits-1).
+    plan.map = Int8DotPlan::Map::Xor;
+    plan.xorMask = plan.bits == 8 ? 0x80 : 0x88;
+    plan.offset = plan.bits == 8 ? 128 : 8;
+    return plan;
+  case nx::Format::U8:
+  case nx::Format::U4:
+    return plan;
+  case nx::Format::NF4:
+  case nx::Format::FP4:
+  case nx::Format::LUT:
+    break;
+  default:
+    return std::nullopt;
+  }
+  // A codebook: u = round(t · factor) + 128. The smallest power of two
+  // that makes every entry an integer in [-127, 127] is exact (FP4: 2);
+  // otherwise the entries are rounded on a 127 / max|t| grid (NF4).
+  std::vector<float> values = nx::codeValues(scheme);
+  float maxAbs = 0.0f;
+  for (float v : values) {
+    if (!std::isfinite(v))
+      return std::nullopt;
+    maxAbs = std::max(maxAbs, std::fabs(v));
+  }
+  plan.factor = maxAbs > 0.0f ? 127.0f / maxAbs : 1.0f;
+  for (float f = 1.0f; f <= 128.0f; f *= 2.0f) {
+    bool exact = true;
+    for (float v : values)
+      exact &= std::fabs(v * f) <= 127.0f && std::nearbyint(v * f) == v * f;
+    if (exact) {
+      plan.factor = f;
+      break;
+    }
+  }
+  // u = round(t · factor) − min: the smallest offset keeps the partial
+  // sums Σ u·x and offset·Σ x that cancel in f32 small (FP4: u <= 24).
+  plan.map = Int8DotPlan::Map::Table;
+  int entries[16], min = 127;
+  for (size_t q = 0; q < 16; ++q) {
+    entries[q] = int(std::nearbyint(values[q] * plan.factor));
+    min = std::min(min, entries[q]);
+  }
+  plan.offset = -min;
+  for (size_t q = 0; q < 16; ++q)
+    plan.table[q] = uint8_t(entries[q] + plan.offset);
+  return plan;
+}
+
+QuantizedActivations emitQuantizedActivations(ImplicitLocOpBuilder &b, Value x,
+                                              Value m,
+                                              const Int8DotPlan &plan) {
+  Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
+  int64_t k = cast<RankedTensorType>(x.getType()).getDimSize(1);
+  int64_t chunk = kInt8DotChunk, sumSize = plan.sumSize();
+  int64_t sumsPerChunk = chunk / sumSize;
+  OpFoldResult rows = tensor::getMixedSize(b, b.getLoc(), x, 0);
+  auto empty = [&](int64_t cols, Type element) -> Value {
+    return tensor::EmptyOp::create(
+        b, ArrayRef<OpFoldResult>{rows, b.getIndexAttr(cols)}, element);
+  };
+  // 4-bit codes are split into even (low nibble) and odd elements.
+  SmallVector<int64_t> order;
+  for (int64_t i = 0; i < chunk; i += 2)
+    order.push_back(i);
+  for (int64_t i = 1; i < chunk; i += 2)
+    order.push_back(i);
+
+  auto rowLoop = scf::ForOp::create(
+      b, cIdx(b, 0), m, cIdx(b, 1),
+      ValueRange{empty(k, i8), empty(k / chunk, f32), empty(k / sumSize, f32)},
+      [&](OpBuilder &nb, Location loc, Value row, ValueRange rowArgs) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        auto chunkLoop = scf::ForOp::create(
+            ib, cIdx(ib, 0), cIdx(ib, k / chunk), cIdx(ib, 1), rowArgs,
+            [&](OpBuilder &cb, Location cloc, Value c, ValueRange args) {
+              ImplicitLocOpBuilder jb(cloc, cb);
+              auto vecF32 = VectorType::get({chunk}, f32);
+              Value col = mulIdx(jb, c, chunk);
+              Value v = readRowChunk(jb, x, row, col, chunk);
+              // dx = max|x| / 127; an all-zero chunk divides by 1 instead.
+              Value maxAbs = vector::ReductionOp::create(
+                  jb, vector::CombiningKind::MAXNUMF,
+                  math::AbsFOp::create(jb, v));
+              Value scale = arith::DivFOp::create(
+                  jb, maxAbs,
+                  arith::ConstantOp::create(jb, jb.getF32FloatAttr(127.0f)));
+              Value zero = arith::ConstantOp::create(jb, jb.getF32FloatAttr(0));
+              Value positive = arith::CmpFOp::create(
+                  jb, arith::CmpFPredicate::OGT, scale, zero);
+              Value divisor = arith::SelectOp::create(
+                  jb, positive, scale,
+                  arith::ConstantOp::create(jb, jb.getF32FloatAttr(1.0f)));
+              Value q = arith::DivFOp::create(
+                  jb, v, vector::BroadcastOp::create(jb, vecF32, divisor));
+              q = math::RoundEvenOp::create(jb, q);
+              q = arith::MinimumFOp::create(jb, q, splatF32(jb, chunk, 127.0f));
+              q = arith::MaximumFOp::create(jb, q,
+                                            splatF32(jb, chunk, -127.0f));
+              Value codes =
+                  arith::FPToSIOp::create(jb, VectorType::get({chunk}, i8), q);
+
+              Value sums = args[2];
+              for (int64_t j = 0; j < sumsPerChunk; ++j) {
+                Value part = vector::ExtractStridedSliceOp::create(
+                    jb, codes, ArrayRef<int64_t>{j * sumSize},
+                    ArrayRef<int64_t>{sumSize}, ArrayRef<int64_t>{1});
+                Value total = vector::ReductionOp::create(
+                    jb, vector::CombiningKind::ADD,
+                    arith::ExtSIOp::create(jb, VectorType::get({sumSize}, i32),
+                                           part));
+                Value scaled = arith::MulFOp::create(
+                    jb, arith::SIToFPOp::create(jb, f32, total), scale);
+                Value at = addIdx(jb, mulIdx(jb, c, sumsPerChunk), cIdx(jb, j));
+                sums = tensor::InsertOp::create(jb, scaled, sums,
+                                                ValueRange{row, at});
+              }
+              if (plan.bits == 4)
+                codes = vector::ShuffleOp::create(jb, codes, codes, order);
+              Value written = vector::TransferWriteOp::create(
+                                  jb, codes, args[0], ValueRange{row, col},
+                                  ArrayRef<bool>{true})
+                                  .getResult();
+              Value scales = tensor::InsertOp::create(jb, scale, args[1],
+                                                      ValueRange{row, c});
+              scf::YieldOp::create(jb, ValueRange{written, scales, sums});
+            });
+        scf::YieldOp::create(ib, chunkLoop.getResults());
+      });
+  return {rowLoop.getResult(0), rowLoop.getResult(1), rowLoop.getResult(2)};
+}
+
+namespace {
+
+/// Builds the per-chunk body of emitInt8DotRows.
+class Int8DotEmitter {
+public:
+  Int8DotEmitter(ModuleOp module, PackedScalarReader &reader, Value bytes,
+                 const Int8DotPlan &plan, const QuantizedActivations &acts,
+                 int64_t tile, int64_t columns)
+      : module(module), reader(reader), bytes(bytes), plan(plan), acts(acts),
+        tile(tile), columns(columns) {}
+
+  /// Per block of a unit: s_b / factor, and the offset term's k_b (null
+  /// when the scheme has neither an offset nor a zero point).
+  struct BlockTerms {
+    Value scale, offsetTerm;
+  };
+
+  BlockTerms loadTerms(ImplicitLocOpBuilder &b, Value block) const {
+    BlockTerms terms;
+    terms.scale = reader.loadBlockScale(b, block);
+    if (plan.factor != 1.0f)
+      terms.scale = arith::MulFOp::create(
+          b, terms.scale,
+          arith::ConstantOp::create(b, b.getF32FloatAttr(1.0f / plan.factor)));
+    Value offset;
+    if (plan.offset != 0)
+      offset = arith::ConstantOp::create(b, b.getF32FloatAttr(plan.offset));
+    nx::ZeroPoint zeroPoint = reader.getScheme().zeroPoint;
+    if (zeroPoint == nx::ZeroPoint::Int) {
+      Value z = reader.loadIntZeroPoint(b, block);
+      offset = offset ? Value(arith::AddFOp::create(b, offset, z)) : z;
+    }
+    if (offset)
+      terms.offsetTerm = arith::MulFOp::create(b, terms.scale, offset);
+    if (zeroPoint == nx::ZeroPoint::Min) {
+      Value min = reader.loadMinZeroPoint(b, block);
+      terms.offsetTerm =
+          terms.offsetTerm
+              ? Value(arith::SubFOp::create(b, terms.offsetTerm, min))
+              : Value(arith::NegFOp::create(b, min));
+    }
+    return terms;
+  }
+
+  /// vector<16xf32> of the block scale of each int32 lane of group `g` of
+  /// a chunk (lane d covers `lane` consecutive codes).
+  Value laneScales(ImplicitLocOpBuilder &b, ArrayRef<BlockTerms> terms,
+                   int64_t g) const {
+    auto vecF32 = VectorType::get({16}, b.getF32Type());
+    if (terms.size() == 1)
+      return vector::BroadcastOp::create(b, vecF32, terms[0].scale);
+    int64_t group = groupSize(), lane = group / 16;
+    SmallVector<Value> lanes;
+    for (int64_t d = 0; d < 16; ++d)
+      lanes.push_back(terms[(g * group + d * lane) / plan.blockSize].scale);
+    return vector::FromElementsOp::create(b, vecF32, lanes);
+  }
+
+  int64_t groupSize() const { return plan.bits == 4 ? 128 : 64; }
+
+  /// The unsigned bytes u of 64 bytes of codes, as one (8-bit) or two
+  /// (4-bit: even codes, odd codes) vector<64xi8>.
+  SmallVector<Value> loadCodes(ImplicitLocOpBuilder &b,
+                               Value byteOffset) const {
+    Type i8 = b.getI8Type();
+    auto vecI8 = VectorType::get({64}, i8);
+    Value pad = arith::ConstantIntOp::create(b, 0, 8);
+    Value raw = vector::TransferReadOp::create(
+        b, vecI8, bytes, ValueRange{byteOffset}, pad, ArrayRef<bool>{true});
+    auto splat = [&](int64_t value) { return splatInt(b, i8, 64, value); };
+    if (plan.map == Int8DotPlan::Map::Xor)
+      raw = arith::XOrIOp::create(b, raw, splat(plan.xorMask));
+    if (plan.bits == 8)
+      return {raw};
+    SmallVector<Value> halves = {arith::AndIOp::create(b, raw, splat(15)),
+                                 arith::ShRUIOp::create(b, raw, splat(4))};
+    if (plan.map == Int8DotPlan::Map::Table) {
+      // vpshufb looks up within each 128-bit lane: the table 4 times.
+      SmallVector<int8_t> entries;
+      for (int r = 0; r < 4; ++r)
+        for (uint8_t v : plan.table)
+          entries.push_back(int8_t(v));
+      Value table = arith::ConstantOp::create(
+          b, DenseElementsAttr::get(vecI8, ArrayRef<int8_t>(entries)));
+      for (Value &half : halves)
+        half = callIntrinsic(b, module, "llvm.x86.avx512.pshuf.b.512", vecI8,
+                             {table, half});
+    }
+    return halves;
+  }
+
+  Value dot(ImplicitLocOpBuilder &b, Value acc, Value u, Value xq) const {
+    return callIntrinsic(b, module, "llvm.x86.avx512.vpdpbusd.512",
+                         acc.getType(), {acc, u, xq});
+  }
+
+  /// One chunk (index `chunk`) of every column and row: updates
+  /// state = [totals..., corrections...].
+  void emitChunk(ImplicitLocOpBuilder &b, ArrayRef<Value> rows,
+                 ArrayRef<Value> rowBytes,
+                 ArrayRef<SmallVector<BlockTerms>> terms,
+                 ArrayRef<SmallVector<Value>> scalesPerGroup, Value chunk,
+                 SmallVector<Value> &state) const {
+    Type f32 = b.getF32Type();
+    auto vecF32 = VectorType::get({16}, f32);
+    auto vecI32 = VectorType::get({16}, b.getI32Type());
+    int64_t chunkBytes = kInt8DotChunk * plan.bits / 8;
+    Value col = mulIdx(b, chunk, kInt8DotChunk);
+    SmallVector<Value> dx, xEven, xOdd;
+    for (Value row : rows) {
+      dx.push_back(
+          tensor::ExtractOp::create(b, acts.scales, ValueRange{row, chunk}));
+      xEven.push_back(readRowChunk(b, acts.codes, row, col, 64));
+      xOdd.push_back(
+          readRowChunk(b, acts.codes, row, addIdx(b, col, cIdx(b, 64)), 64));
+    }
+    Value zeroAcc = arith::ConstantOp::create(b, b.getZeroAttr(vecI32));
+    for (int64_t c = 0; c < columns; ++c) {
+      Value base = addIdx(b, rowBytes[c], mulIdx(b, chunk, chunkBytes));
+      SmallVector<Value> u = loadCodes(b, base);
+      if (plan.bits == 8)
+        u.push_back(loadCodes(b, addIdx(b, base, cIdx(b, 64)))[0]);
+      for (int64_t i = 0; i < tile; ++i) {
+        Value &total = state[c * tile + i];
+        // 4-bit: one accumulator for the chunk; 8-bit: one per 64 codes.
+        SmallVector<Value> accs;
+        if (plan.bits == 4)
+          accs.push_back(
+              dot(b, dot(b, zeroAcc, u[0], xEven[i]), u[1], xOdd[i]));
+        else
+          accs = {dot(b, zeroAcc, u[0], xEven[i]),
+                  dot(b, zeroAcc, u[1], xOdd[i])};
+        Value dxSplat = vector::BroadcastOp::create(b, vecF32, dx[i]);
+        for (size_t g = 0; g < accs.size(); ++g) {
+          Value scale = arith::MulFOp::create(b, scalesPerGroup[c][g], dxSplat);
+          Value value = arith::SIToFPOp::create(b, vecF32, accs[g]);
+          total = vector::FMAOp::create(b, value, scale, total);
+        }
+      }
+    }
+    if (!terms[0][0].offsetTerm)
+      return;
+    int64_t sumsPerChunk = kInt8DotChunk / plan.sumSize();
+    for (int64_t i = 0; i < tile; ++i)
+      for (int64_t j = 0; j < sumsPerChunk; ++j) {
+        Value at = addIdx(b, mulIdx(b, chunk, sumsPerChunk), cIdx(b, j));
+        Value sum =
+            tensor::ExtractOp::create(b, acts.sums, ValueRange{rows[i], at});
+        for (int64_t c = 0; c < columns; ++c) {
+          Value &corr = state[columns * tile + c * tile + i];
+          corr = arith::AddFOp::create(
+              b, corr, arith::MulFOp::create(b, terms[c][j].offsetTerm, sum));
+        }
+      }
+  }
+
+private:
+  ModuleOp module;
+  PackedScalarReader &reader;
+  Value bytes;
+  const Int8DotPlan &plan;
+  const QuantizedActivations &acts;
+  int64_t tile, columns;
+};
+
+} // namespace
+
+SmallVector<Value> emitInt8DotRows(ImplicitLocOpBuilder &b, ModuleOp module,
+                                   PackedScalarReader &reader, Value bytes,
+                                   const Int8DotPlan &plan,
+                                   const QuantizedActivations &acts, Value m0,
+                                   int64_t tile, ArrayRef<Value> ns) {
+  const nx::PackedLayout &layout = reader.getLayout();
+  int64_t columns = ns.size();
+  // A unit is one block (blocks of 128 codes or more) or one chunk holding
+  // several blocks; its block terms are loaded once.
+  int64_t unitSize = std::max(plan.blockSize, kInt8DotChunk);
+  int64_t chunksPerUnit = unitSize / kInt8DotChunk;
+  int64_t blocksPerUnit = std::max<int64_t>(1, kInt8DotChunk / plan.blockSize);
+  int64_t groups = kInt8DotChunk / (plan.bits == 4 ? 128 : 64);
+  Int8DotEmitter emitter(module, reader, bytes, plan, acts, tile, columns);
+
+  SmallVector<Value> rows, rowBytes;
+  for (int64_t i = 0; i < tile; ++i)
+    rows.push_back(addIdx(b, m0, cIdx(b, i)));
+  for (Value n : ns)
+    rowBytes.push_back(addIdx(b, cIdx(b, layout.codes.offset),
+                              mulIdx(b, n, int64_t(layout.rowBytes))));
+
+  SmallVector<Value> init(columns * tile, splatF32(b, 16, 0.0f));
+  Value zero = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
+  init.append(columns * tile, zero);
+  auto units = scf::ForOp::create(
+      b, cIdx(b, 0), cIdx(b, layout.k / unitSize), cIdx(b, 1), init,
+      [&](OpBuilder &nb, Location loc, Value unit, ValueRange args) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        SmallVector<SmallVector<Int8DotEmitter::BlockTerms>> terms(columns);
+        SmallVector<SmallVector<Value>> scales(columns);
+        for (int64_t c = 0; c < columns; ++c) {
+          Value first = addIdx(ib, mulIdx(ib, ns[c], layout.blocksPerRow),
+                               mulIdx(ib, unit, blocksPerUnit));
+          for (int64_t j = 0; j < blocksPerUnit; ++j)
+            terms[c].push_back(
+                emitter.loadTerms(ib, addIdx(ib, first, cIdx(ib, j))));
+          for (int64_t g = 0; g < groups; ++g)
+            scales[c].push_back(emitter.laneScales(ib, terms[c], g));
+        }
+        SmallVector<Value> state(args);
+        Value firstChunk = mulIdx(ib, unit, chunksPerUnit);
+        // Up to 4 chunks of a unit per iteration, as straight-line code.
+        int64_t unroll = 4;
+        while (chunksPerUnit % unroll)
+          unroll /= 2;
+        auto body = [&](ImplicitLocOpBuilder &jb, Value chunk0,
+                        SmallVector<Value> &s) {
+          for (int64_t q = 0; q < unroll; ++q)
+            emitter.emitChunk(jb, rows, rowBytes, terms, scales,
+                              addIdx(jb, chunk0, cIdx(jb, q)), s);
+        };
+        if (chunksPerUnit == unroll) {
+          body(ib, firstChunk, state);
+        } else {
+          auto inner = scf::ForOp::create(
+              ib, cIdx(ib, 0), cIdx(ib, chunksPerUnit), cIdx(ib, unroll), state,
+              [&](OpBuilder &cb, Location cloc, Value q, ValueRange qArgs) {
+                ImplicitLocOpBuilder jb(cloc, cb);
+                SmallVector<Value> s(qArgs);
+                body(jb, addIdx(jb, firstChunk, q), s);
+                scf::YieldOp::create(jb, s);
+              });
+          state.assign(inner.getResults().begin(), inner.getResults().end());
+        }
+        scf::YieldOp::create(ib, state);
+      });
+
+  SmallVector<Value> dots;
+  for (int64_t c = 0; c < columns; ++c)
+    for (int64_t i = 0; i < tile; ++i) {
+      Value total = vector::ReductionOp::create(b, vector::CombiningKind::ADD,
+                                                units.getResult(c * tile + i));
+      dots.push_back(arith::SubFOp::create(
+          b, total, units.getResult(columns * tile + c * tile + i)));
+    }
+  return dots;
+}
+
+} // namespace mlir::lowbit

@@ -1,0 +1,82 @@
+//===- Int8DotKernel.h - W4A8/W8A8 GEMV kernels with vpdpbusd ---*- C++ -*-===//
+//
+// lowbit-lower-cpu's opt-in `dot=i8` kernels for batch-1..8 decoding on
+// AVX-512 VNNI: the activations are quantized to int8 once per call (one
+// f32 scale per 128 elements), the weight codes become unsigned bytes in
+// registers (nibble split, and a vpshufb table for codebooks), and
+// vpdpbusd multiplies 64 byte pairs per instruction into int32 lanes that
+// are scaled per block in f32. See docs/CodegenCPU.md.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOWBIT_LIB_DIALECT_LOWBIT_TRANSFORMS_INT8DOTKERNEL_H
+#define LOWBIT_LIB_DIALECT_LOWBIT_TRANSFORMS_INT8DOTKERNEL_H
+
+#include "PackedAccess.h"
+
+#include "lowbit/Numerics/Layout.h"
+#include "lowbit/Numerics/Scheme.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+#include <array>
+#include <optional>
+
+namespace mlir::lowbit {
+
+/// Elements of x that share one int8 scale (one 64-byte vpdpbusd operand
+/// pair of 4-bit codes, two of 8-bit codes).
+constexpr int64_t kInt8DotChunk = 128;
+
+/// How one weight's codes become the unsigned bytes u that vpdpbusd
+/// multiplies: weight = s_b / factor · (u − offset − z_b) + m_b, with z_b
+/// and m_b the block's integer zero point or minimum when the scheme has
+/// one.
+struct Int8DotPlan {
+  unsigned bits = 0; ///< 4 or 8
+  int64_t blockSize = 0;
+  /// Codes become u as they are, by XOR with `xorMask` (two's complement
+  /// to offset binary), or through the 16-byte `table` (vpshufb) of
+  /// round(t · factor) + offset.
+  enum class Map { Identity, Xor, Table } map = Map::Identity;
+  uint8_t xorMask = 0;
+  std::array<uint8_t, 16> table = {};
+  float factor = 1.0f;
+  int offset = 0;
+
+  /// Elements of x per partial sum used for the offset and zero-point
+  /// terms: one per block, at most one per chunk.
+  int64_t sumSize() const { return std::min(blockSize, kInt8DotChunk); }
+};
+
+/// The plan for a weight, or nullopt when the kernel does not cover it:
+/// 4-bit codes (integer or a 16-entry codebook) or 8-bit integers, K a
+/// multiple of 128, and blocks that tile the vpdpbusd lanes (a multiple of
+/// 8 codes dividing 128 for 4-bit, of 4 dividing 64 for 8-bit, or a
+/// multiple of that group).
+std::optional<Int8DotPlan>
+planInt8Dot(const ::lowbit::numerics::Scheme &scheme,
+            const ::lowbit::numerics::PackedLayout &layout);
+
+/// x ([M, K], any float type) quantized once per call: `codes` [M, K] i8
+/// (4-bit plans: each chunk of 128 holds its 64 even elements, then its 64
+/// odd ones, the order of the nibble split), `scales` [M, K/128] f32 and
+/// `sums` [M, K/sumSize] f32 (scale · Σ codes per sum group).
+struct QuantizedActivations {
+  Value codes, scales, sums;
+};
+QuantizedActivations emitQuantizedActivations(ImplicitLocOpBuilder &b, Value x,
+                                              Value m, const Int8DotPlan &plan);
+
+/// Σ_k x[m0 + i, k] · W[n, k] for i < tile and each row n of W in `ns`,
+/// at index c * tile + i for ns[c], computed with vpdpbusd from `acts`.
+SmallVector<Value> emitInt8DotRows(ImplicitLocOpBuilder &b, ModuleOp module,
+                                   PackedScalarReader &reader, Value bytes,
+                                   const Int8DotPlan &plan,
+                                   const QuantizedActivations &acts, Value m0,
+                                   int64_t tile, ArrayRef<Value> ns);
+
+} // namespace mlir::lowbit
+
+#endif // LOWBIT_LIB_DIALECT_LOWBIT_TRANSFORMS_INT8DOTKERNEL_H

@@ -1,0 +1,263 @@
+# REQUIRES: cpu-avx512-vnni
+# RUN: %python %s --options "dot=i8"
+# RUN: %python %s --options "dot=i8 isa=avx512 parallel=true threads=2 n-tile=8 batch-tile=4"
+"""lowbit-cpu-pipeline{dot=i8}: the int8 dot-product (vpdpbusd) kernels.
+
+The kernels quantize each row of x to int8 per 128 elements and multiply
+the weight codes as unsigned bytes; results therefore differ from the f32
+kernels by x's rounding (and NF4's codebook rounded to a grid of 1/127).
+This test models that arithmetic exactly in numpy (float64):
+
+    dx = f32(max|x_chunk| / 127),  q = clip(rint(f32(x / dx)), ±127)
+    u  = code, code ^ 2^(bits-1) (signed integers) or round(t · F) + offset
+         (codebooks; F = the smallest power of two making every entry an
+         integer, else 127 / max|t|; offset = −min round(t · F))
+    w' = s_b / F · (u − offset − z_b) + m_b
+    y  = Σ dx · q · w'  (+ bias + LoRA as in the f32 kernels)
+
+and holds the kernel to it within the error of f32 accumulation of the
+(uncancelled) partial sums. The same bound is far below the int8 rounding
+itself, which is checked too: the f32 kernels' exact answer must lie
+outside it, so a kernel that silently took the f32 path would fail.
+
+Weights the int8 kernel does not cover (3- and 2-bit codes, FP8, K not a
+multiple of 128, blocks that do not tile its lanes) and batches that take
+the GEMM strategy must give the f32 kernels' result instead.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+import lowbit.numerics as nx
+from lowbit_run import dense
+from qmatmul_cases import (ACTIVATIONS, EXTRAS, FORMATS, LORA_SCALE, OUT_EPS,
+                           RANK, as_f64, literal, schemes, tensor_type,
+                           to_dtype)
+from qmatmul_module import Module, host_flags, qmatmul_body, run_cpu, runner_libs
+
+# (block size or 0 = per channel, N, K). The last two are not covered.
+BLOCKS = [(32, 21, 256), (64, 12, 384), (128, 11, 256), (256, 6, 512),
+          (0, 9, 384), (32, 37, 96), (0, 13, 45)]
+BATCHES = [(1,), (3,), (8,), (2, 4), (2, 8)]
+CHUNK = 128
+
+
+def option(options, name, default):
+    for word in options.split():
+        if word.startswith(name + "="):
+            return int(word.split("=", 1)[1])
+    return default
+
+
+def takes_gemm(options, rows, n, block, k):
+    """Whether lowbit-lower-cpu takes the GEMM strategy (f32 decode into
+    tiles) for this static batch, as its planGemm decides."""
+    width = option(options, "vector-width", 16)
+    n_tile = option(options, "n-tile", 32)
+    minimum = option(options, "gemm-min-batch", 16)
+    if minimum <= 0 or rows < minimum or (block or k) % width:
+        return False
+    return n <= n_tile or any(n % d == 0 for d in range(8, n_tile + 1, 8))
+
+
+def plan(fmt, scheme, block, k):
+    """(bits, map(codes) -> u, offset, factor) as the kernel chooses it, or
+    None where the kernel falls back to f32."""
+    f = fmt[1]
+    bits = {"i8": 8, "u8": 8, "i4": 4, "u4": 4, "nf4": 4, "fp4": 4,
+            "lut": 4}.get(f)
+    if bits is None or k % CHUNK:
+        return None
+    b = block or k
+    group = 128 if bits == 4 else 64
+    lane = group // 16
+    tiles = (b % lane == 0 and group % b == 0) if b < CHUNK else b % CHUNK == 0
+    if not tiles:
+        return None
+    if f in ("i8", "i4"):
+        half = 1 << (bits - 1)
+        return bits, (lambda c: c ^ half), half, 1.0
+    if f in ("u8", "u4"):
+        return bits, (lambda c: c), 0, 1.0
+    t = nx.code_values(scheme).astype(np.float32)
+    factor = np.float32(127.0) / np.max(np.abs(t))
+    for j in range(8):
+        scaled = t * np.float32(2.0 ** j)
+        if np.all(np.abs(scaled) <= 127) and np.all(np.rint(scaled) == scaled):
+            factor = np.float32(2.0 ** j)
+            break
+    entries = np.rint(t * factor).astype(np.int64)
+    offset = -int(entries.min())
+    table = entries + offset
+    return bits, (lambda c: table[c]), offset, float(factor)
+
+
+def unpack(buf, lay, bits, n, k):
+    """[n, k] codes of a canonical buffer."""
+    start, row = lay["codes_offset"], lay["row_bytes"]
+    rows = buf[start:start + n * row].reshape(n, row).astype(np.int64)
+    if bits == 8:
+        return rows[:, :k]
+    codes = np.empty((n, 2 * row), np.int64)
+    codes[:, 0::2], codes[:, 1::2] = rows & 15, rows >> 4
+    return codes[:, :k]
+
+
+def block_values(buf, scheme, fmt, lay, n, k):
+    """Per-block scale, integer zero point and minimum, [n, blocks] f64."""
+    blocks = lay["blocks_per_row"]
+    s = nx.decode_scales(buf, scheme, (n, k)).astype(np.float64).reshape(n, blocks)
+    z = np.zeros_like(s)
+    m = np.zeros_like(s)
+    start = lay["zero_points_offset"]
+    if fmt[3] == "int":
+        z = buf[start:start + n * blocks].astype(np.float64).reshape(n, blocks)
+    elif fmt[3] == "min":
+        raw = buf[start:start + lay["zero_points_size"]]
+        if fmt[2] == "f32":
+            m = raw.view(np.float32)
+        elif fmt[2] == "f16":
+            m = raw.view(np.float16)
+        else:
+            m = (raw.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+        m = m.astype(np.float64).reshape(n, blocks)
+    return s, z, m
+
+
+def quantize_x(x32):
+    """x ([rows, k] f32) as the kernels quantize it: (dx · q as f64, |dx · q|)."""
+    rows, k = x32.shape
+    chunks = x32.reshape(rows, k // CHUNK, CHUNK)
+    dx = np.max(np.abs(chunks), axis=2) / np.float32(127)
+    divisor = np.where(dx > 0, dx, np.float32(1)).astype(np.float32)
+    q = np.clip(np.rint(chunks / divisor[:, :, None]), -127, 127)
+    xq = (q.astype(np.float64) * dx[:, :, None].astype(np.float64))
+    return xq.reshape(rows, k)
+
+
+def int8_model(x32, buf, scheme, fmt, block, n, k, p):
+    """(y, magnitude of the partial sums) of the int8 kernel, float64."""
+    bits, to_u, offset, factor = p
+    lay = nx.layout(scheme, n, k)
+    u = to_u(unpack(buf, lay, bits, n, k)).astype(np.float64)
+    s, z, m = block_values(buf, scheme, fmt, lay, n, k)
+    size = block or k
+    expand = lambda a: np.repeat(a, size, axis=1)  # noqa: E731
+    s, z, m = expand(s) / factor, expand(z), expand(m)
+    w = s * (u - offset - z) + m
+    xq = quantize_x(x32)
+    pieces = np.abs(s) * (u + offset + np.abs(z)) + np.abs(m)
+    return xq @ w.T, np.abs(xq) @ pieces.T
+
+
+def check(rng, options):
+    module, cases = Module(), []
+    covered = 0
+    for i, fmt in enumerate(FORMATS):
+        for j, (block, n, k) in enumerate(BLOCKS):
+            scheme, mlir = schemes(fmt, block)
+            batch = BATCHES[(i + j) % len(BATCHES)]
+            act = ACTIVATIONS[(i + 2 * j) % 3]
+            extra = EXTRAS[(i + j) % 4]
+            dynamic = (i + j) % 7 == 3 and len(batch) == 1
+            w = rng.standard_normal((n, k)).astype(np.float32)
+            buf = nx.quantize(w, scheme)
+            wq = nx.dequantize(buf, scheme, (n, k)).astype(np.float64)
+            x = to_dtype(rng.standard_normal(batch + (k,)), act)
+            x64 = as_f64(x, act).reshape(-1, k)
+            rows = int(np.prod(batch))
+            gemm = not dynamic and takes_gemm(options, rows, n, block, k)
+            p = None if gemm else plan(fmt, scheme, block, k)
+            exact = x64 @ wq.T
+            exact_magnitude = np.abs(x64) @ np.abs(wq).T
+            if p:
+                want, magnitude = int8_model(x64.astype(np.float32), buf,
+                                             scheme, fmt, block, n, k, p)
+                terms = k // 8 + RANK + 16
+            else:
+                want, magnitude, terms = exact, exact_magnitude, k + RANK + 4
+            bias_arg = lora_arg = None
+            extra_want = np.zeros_like(want)
+            extra_magnitude = np.zeros_like(want)
+            if "bias" in extra:
+                bias = to_dtype(rng.standard_normal(n), act)
+                bias_arg = (literal(bias, act), tensor_type((n,), act))
+                extra_want += as_f64(bias, act)
+                extra_magnitude += np.abs(as_f64(bias, act))
+            if "lora" in extra:
+                a = to_dtype(rng.standard_normal((RANK, k)) * 0.1, act)
+                b = to_dtype(rng.standard_normal((n, RANK)) * 0.1, act)
+                a64, b64 = as_f64(a, act), as_f64(b, act)
+                lora_arg = (literal(a, act), tensor_type((RANK, k), act),
+                            literal(b, act), tensor_type((n, RANK), act))
+                extra_want += LORA_SCALE * (x64 @ a64.T) @ b64.T
+                extra_magnitude += (LORA_SCALE * (np.abs(x64) @ np.abs(a64).T)
+                                    @ np.abs(b64).T)
+            want, exact = want + extra_want, exact + extra_want
+            magnitude = magnitude + extra_magnitude
+            xt = tensor_type(batch + (k,), act)
+            q = f"!lowbit.qtensor<{n}x{k}x{act}, {mlir}>"
+            yshape = batch + (n,)
+            yt = tensor_type(("?",) + yshape[1:] if dynamic else yshape, act)
+            dyn = (tensor_type(("?", k), act),) if dynamic else None
+            name = f"mm_{fmt[0]}_{block}_{k}"
+            module.add(name, qmatmul_body(literal(x, act), xt, dense(buf), q,
+                                          yt, bias_arg, lora_arg, dyn),
+                       yshape, act, dynamic)
+            bound = (terms * 2.0 ** -23 * magnitude +
+                     (k + RANK + 4) * 2.0 ** -23 * extra_magnitude +
+                     OUT_EPS[act] * np.abs(want) + 1e-6)
+            covered += p is not None
+            what = (f"{'int8' if p else 'f32'} kernel, batch "
+                    f"{'x'.join(map(str, batch))}"
+                    f"{' (dynamic)' if dynamic else ''}, {act}, {extra}")
+            cases.append((name, want.ravel(), exact.ravel(), bound.ravel(),
+                          p is not None and act == "f32", what))
+    got = run_cpu(module.text(), options)
+    if len(got) != len(cases):
+        sys.exit(f"expected {len(cases)} results, got {len(got)}")
+    failures = 0
+    for (name, want, exact, bound, distinct, what), out in zip(cases, got):
+        worst = np.max(np.abs(out - want) / bound)
+        ok = worst <= 1.0
+        if not ok:
+            print(f"{name} ({what}): error / bound = {worst:.3f} FAILED")
+        # The int8 rounding must be visible at this bound (f32 results;
+        # a rounded f16/bf16 output can hide it).
+        separation = np.max(np.abs(exact - want) / bound)
+        if distinct and separation < 3:
+            print(f"{name} ({what}): the f32 result is only {separation:.1f} "
+                  f"bounds from the int8 model; the check cannot tell them apart")
+            ok = False
+        failures += not ok
+    print(f"dot=i8: {len(cases)} cases ({covered} on the int8 kernel), "
+          f"{failures} failed")
+    return failures
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--options", default="dot=i8",
+                        help="lowbit-cpu-pipeline options")
+    options = parser.parse_args().options
+    flags = host_flags()
+    for flag in ("avx512f", "avx512bw", "avx512_vnni"):
+        if flag not in flags:
+            print(f"skipped: the host has no {flag} for dot=i8")
+            return
+    if "parallel=true" in options and not os.path.exists(
+            runner_libs(options).split(",")[-1]):
+        print("skipped: no libomp.so next to the runner-utils libraries")
+        return
+    print(f"pipeline options: {options}")
+    failures = check(np.random.default_rng(7), options)
+    if failures:
+        sys.exit(f"{failures} checks failed")
+    print("all checks passed")
+
+
+if __name__ == "__main__":
+    main()
