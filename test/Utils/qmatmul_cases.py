@@ -104,3 +104,34 @@ def literal(a, element):
 
 def tensor_type(shape, element):
     return "tensor<" + "x".join(str(d) for d in shape) + f"x{element}>"
+
+
+class Case:
+    """One qmatmul case of a grid: the format tuple, block size (0 = per
+    channel), N, K, both schemes, batch shape, activation type, extras,
+    whether x has a dynamic batch, the packed weight, its dequantized
+    float64 values and x (rounded to the activation type)."""
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
+def case_grid(rng, blocks, batches, dynamic=False):
+    """Every format x (block, N, K) of `blocks`, with the batch, activation
+    type and extras rotating across the grid (and, with `dynamic`, a
+    dynamic batch for some batch-1 cases); weights and x are drawn from
+    `rng` as each case is reached."""
+    for i, fmt in enumerate(FORMATS):
+        for j, (block, n, k) in enumerate(blocks):
+            scheme, mlir = schemes(fmt, block)
+            batch = batches[(i + j) % len(batches)]
+            act = ACTIVATIONS[(i + 2 * j) % 3]
+            w = rng.standard_normal((n, k)).astype(np.float32)
+            buf = nx.quantize(w, scheme)
+            yield Case(
+                fmt=fmt, block=block, n=n, k=k, scheme=scheme, mlir=mlir,
+                batch=batch, act=act, extra=EXTRAS[(i + j) % 4],
+                dynamic=dynamic and (i + j) % 7 == 3 and len(batch) == 1,
+                buf=buf,
+                wq=nx.dequantize(buf, scheme, (n, k)).astype(np.float64),
+                x=to_dtype(rng.standard_normal(batch + (k,)), act))

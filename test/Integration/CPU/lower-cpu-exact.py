@@ -35,11 +35,10 @@ import time
 
 import numpy as np
 
-import lowbit.numerics as nx
 from lowbit_run import dense, execute, memrefs
-from qmatmul_cases import (ACTIVATIONS, EXTRAS, FORMATS, LORA_SCALE, OUT_EPS,
-                           RANK, as_f64, exact_weight, literal, schemes,
-                           tensor_type, to_dtype)
+from qmatmul_cases import (case_grid, FORMATS, LORA_SCALE, OUT_EPS, RANK,
+                           as_f64, exact_weight, literal, tensor_type,
+                           to_dtype)
 from qmatmul_module import Module, host_flags, qmatmul_body, run_cpu, runner_libs
 
 
@@ -88,50 +87,44 @@ def check_exact_decode(rng):
 
 def check_qmatmul(rng):
     module, cases = Module(), []
-    for i, fmt in enumerate(FORMATS):
-        for j, (block, n, k) in enumerate(BLOCKS):
-            scheme, mlir = schemes(fmt, block)
-            batch = BATCHES[(i + j) % len(BATCHES)]
-            act = ACTIVATIONS[(i + 2 * j) % 3]
-            extra = EXTRAS[(i + j) % 4]
-            dynamic = (i + j) % 7 == 3 and len(batch) == 1
-            w = rng.standard_normal((n, k)).astype(np.float32)
-            buf = nx.quantize(w, scheme)
-            wq = nx.dequantize(buf, scheme, (n, k)).astype(np.float64)
-            x = to_dtype(rng.standard_normal(batch + (k,)), act)
-            q = f"!lowbit.qtensor<{n}x{k}x{act}, {mlir}>"
-            xt = tensor_type(batch + (k,), act)
-            yshape = batch + (n,)
-            x64 = as_f64(x, act)
-            want = x64 @ wq.T
-            magnitude = np.abs(x64) @ np.abs(wq).T
-            bias_arg = lora_arg = None
-            if "bias" in extra:
-                bias = to_dtype(rng.standard_normal(n), act)
-                bias_arg = (literal(bias, act), tensor_type((n,), act))
-                want = want + as_f64(bias, act)
-                magnitude = magnitude + np.abs(as_f64(bias, act))
-            if "lora" in extra:
-                a = to_dtype(rng.standard_normal((RANK, k)) * 0.1, act)
-                b = to_dtype(rng.standard_normal((n, RANK)) * 0.1, act)
-                a64, b64 = as_f64(a, act), as_f64(b, act)
-                lora_arg = (literal(a, act), tensor_type((RANK, k), act),
-                            literal(b, act), tensor_type((n, RANK), act))
-                want = want + LORA_SCALE * (x64 @ a64.T) @ b64.T
-                magnitude = magnitude + LORA_SCALE * (np.abs(x64) @ np.abs(a64).T) @ np.abs(b64).T
-            dyn = None
-            if dynamic:
-                dyn = (tensor_type(("?", k), act),)
-            yt = tensor_type(("?",) + yshape[1:] if dynamic else yshape, act)
-            name = f"mm_{fmt[0]}_{block}_{k}"
-            module.add(name, qmatmul_body(literal(x, act), xt, dense(buf), q, yt,
-                                          bias_arg, lora_arg, dyn),
-                       yshape, act, dynamic)
-            bound = ((k + RANK + 4) * 2.0 ** -23 * magnitude +
-                     OUT_EPS[act] * np.abs(want) + 1e-6)
-            cases.append((name, want.ravel(), bound.ravel(),
-                          f"batch {'x'.join(map(str, batch))}{' (dynamic)' if dynamic else ''}, "
-                          f"{act}, {extra}"))
+    for case in case_grid(rng, BLOCKS, BATCHES, dynamic=True):
+        fmt, block, n, k = case.fmt, case.block, case.n, case.k
+        mlir, batch, act = case.mlir, case.batch, case.act
+        extra, buf, wq, x = case.extra, case.buf, case.wq, case.x
+        dynamic = case.dynamic
+        q = f"!lowbit.qtensor<{n}x{k}x{act}, {mlir}>"
+        xt = tensor_type(batch + (k,), act)
+        yshape = batch + (n,)
+        x64 = as_f64(x, act)
+        want = x64 @ wq.T
+        magnitude = np.abs(x64) @ np.abs(wq).T
+        bias_arg = lora_arg = None
+        if "bias" in extra:
+            bias = to_dtype(rng.standard_normal(n), act)
+            bias_arg = (literal(bias, act), tensor_type((n,), act))
+            want = want + as_f64(bias, act)
+            magnitude = magnitude + np.abs(as_f64(bias, act))
+        if "lora" in extra:
+            a = to_dtype(rng.standard_normal((RANK, k)) * 0.1, act)
+            b = to_dtype(rng.standard_normal((n, RANK)) * 0.1, act)
+            a64, b64 = as_f64(a, act), as_f64(b, act)
+            lora_arg = (literal(a, act), tensor_type((RANK, k), act),
+                        literal(b, act), tensor_type((n, RANK), act))
+            want = want + LORA_SCALE * (x64 @ a64.T) @ b64.T
+            magnitude = magnitude + LORA_SCALE * (np.abs(x64) @ np.abs(a64).T) @ np.abs(b64).T
+        dyn = None
+        if dynamic:
+            dyn = (tensor_type(("?", k), act),)
+        yt = tensor_type(("?",) + yshape[1:] if dynamic else yshape, act)
+        name = f"mm_{fmt[0]}_{block}_{k}"
+        module.add(name, qmatmul_body(literal(x, act), xt, dense(buf), q, yt,
+                                      bias_arg, lora_arg, dyn),
+                   yshape, act, dynamic)
+        bound = ((k + RANK + 4) * 2.0 ** -23 * magnitude +
+                 OUT_EPS[act] * np.abs(want) + 1e-6)
+        cases.append((name, want.ravel(), bound.ravel(),
+                      f"batch {'x'.join(map(str, batch))}{' (dynamic)' if dynamic else ''}, "
+                      f"{act}, {extra}"))
     source = module.text()
     start = time.time()
     got = run_cpu(source, PIPELINE_OPTIONS)

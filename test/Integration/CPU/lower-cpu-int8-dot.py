@@ -33,9 +33,8 @@ import numpy as np
 
 import lowbit.numerics as nx
 from lowbit_run import dense
-from qmatmul_cases import (ACTIVATIONS, EXTRAS, FORMATS, LORA_SCALE, OUT_EPS,
-                           RANK, as_f64, literal, schemes, tensor_type,
-                           to_dtype)
+from qmatmul_cases import (case_grid, LORA_SCALE, OUT_EPS, RANK, as_f64,
+                           literal, tensor_type, to_dtype)
 from qmatmul_module import Module, host_flags, qmatmul_body, run_cpu, runner_libs
 
 # (block size or 0 = per channel, N, K). The last two are not covered.
@@ -156,66 +155,60 @@ def int8_model(x32, buf, scheme, fmt, block, n, k, p):
 def check(rng, options):
     module, cases = Module(), []
     covered = 0
-    for i, fmt in enumerate(FORMATS):
-        for j, (block, n, k) in enumerate(BLOCKS):
-            scheme, mlir = schemes(fmt, block)
-            batch = BATCHES[(i + j) % len(BATCHES)]
-            act = ACTIVATIONS[(i + 2 * j) % 3]
-            extra = EXTRAS[(i + j) % 4]
-            dynamic = (i + j) % 7 == 3 and len(batch) == 1
-            w = rng.standard_normal((n, k)).astype(np.float32)
-            buf = nx.quantize(w, scheme)
-            wq = nx.dequantize(buf, scheme, (n, k)).astype(np.float64)
-            x = to_dtype(rng.standard_normal(batch + (k,)), act)
-            x64 = as_f64(x, act).reshape(-1, k)
-            rows = int(np.prod(batch))
-            gemm = not dynamic and takes_gemm(options, rows, n, block, k)
-            p = None if gemm else plan(fmt, scheme, block, k)
-            exact = x64 @ wq.T
-            exact_magnitude = np.abs(x64) @ np.abs(wq).T
-            if p:
-                want, magnitude = int8_model(x64.astype(np.float32), buf,
-                                             scheme, fmt, block, n, k, p)
-                terms = k // 8 + RANK + 16
-            else:
-                want, magnitude, terms = exact, exact_magnitude, k + RANK + 4
-            bias_arg = lora_arg = None
-            extra_want = np.zeros_like(want)
-            extra_magnitude = np.zeros_like(want)
-            if "bias" in extra:
-                bias = to_dtype(rng.standard_normal(n), act)
-                bias_arg = (literal(bias, act), tensor_type((n,), act))
-                extra_want += as_f64(bias, act)
-                extra_magnitude += np.abs(as_f64(bias, act))
-            if "lora" in extra:
-                a = to_dtype(rng.standard_normal((RANK, k)) * 0.1, act)
-                b = to_dtype(rng.standard_normal((n, RANK)) * 0.1, act)
-                a64, b64 = as_f64(a, act), as_f64(b, act)
-                lora_arg = (literal(a, act), tensor_type((RANK, k), act),
-                            literal(b, act), tensor_type((n, RANK), act))
-                extra_want += LORA_SCALE * (x64 @ a64.T) @ b64.T
-                extra_magnitude += (LORA_SCALE * (np.abs(x64) @ np.abs(a64).T)
-                                    @ np.abs(b64).T)
-            want, exact = want + extra_want, exact + extra_want
-            magnitude = magnitude + extra_magnitude
-            xt = tensor_type(batch + (k,), act)
-            q = f"!lowbit.qtensor<{n}x{k}x{act}, {mlir}>"
-            yshape = batch + (n,)
-            yt = tensor_type(("?",) + yshape[1:] if dynamic else yshape, act)
-            dyn = (tensor_type(("?", k), act),) if dynamic else None
-            name = f"mm_{fmt[0]}_{block}_{k}"
-            module.add(name, qmatmul_body(literal(x, act), xt, dense(buf), q,
-                                          yt, bias_arg, lora_arg, dyn),
-                       yshape, act, dynamic)
-            bound = (terms * 2.0 ** -23 * magnitude +
-                     (k + RANK + 4) * 2.0 ** -23 * extra_magnitude +
-                     OUT_EPS[act] * np.abs(want) + 1e-6)
-            covered += p is not None
-            what = (f"{'int8' if p else 'f32'} kernel, batch "
-                    f"{'x'.join(map(str, batch))}"
-                    f"{' (dynamic)' if dynamic else ''}, {act}, {extra}")
-            cases.append((name, want.ravel(), exact.ravel(), bound.ravel(),
-                          p is not None and act == "f32", what))
+    for case in case_grid(rng, BLOCKS, BATCHES, dynamic=True):
+        fmt, block, n, k = case.fmt, case.block, case.n, case.k
+        scheme, mlir, batch, act = case.scheme, case.mlir, case.batch, case.act
+        extra, buf, wq, x = case.extra, case.buf, case.wq, case.x
+        dynamic = case.dynamic
+        x64 = as_f64(x, act).reshape(-1, k)
+        rows = int(np.prod(batch))
+        gemm = not dynamic and takes_gemm(options, rows, n, block, k)
+        p = None if gemm else plan(fmt, scheme, block, k)
+        exact = x64 @ wq.T
+        exact_magnitude = np.abs(x64) @ np.abs(wq).T
+        if p:
+            want, magnitude = int8_model(x64.astype(np.float32), buf,
+                                         scheme, fmt, block, n, k, p)
+            terms = k // 8 + RANK + 16
+        else:
+            want, magnitude, terms = exact, exact_magnitude, k + RANK + 4
+        bias_arg = lora_arg = None
+        extra_want = np.zeros_like(want)
+        extra_magnitude = np.zeros_like(want)
+        if "bias" in extra:
+            bias = to_dtype(rng.standard_normal(n), act)
+            bias_arg = (literal(bias, act), tensor_type((n,), act))
+            extra_want += as_f64(bias, act)
+            extra_magnitude += np.abs(as_f64(bias, act))
+        if "lora" in extra:
+            a = to_dtype(rng.standard_normal((RANK, k)) * 0.1, act)
+            b = to_dtype(rng.standard_normal((n, RANK)) * 0.1, act)
+            a64, b64 = as_f64(a, act), as_f64(b, act)
+            lora_arg = (literal(a, act), tensor_type((RANK, k), act),
+                        literal(b, act), tensor_type((n, RANK), act))
+            extra_want += LORA_SCALE * (x64 @ a64.T) @ b64.T
+            extra_magnitude += (LORA_SCALE * (np.abs(x64) @ np.abs(a64).T)
+                                @ np.abs(b64).T)
+        want, exact = want + extra_want, exact + extra_want
+        magnitude = magnitude + extra_magnitude
+        xt = tensor_type(batch + (k,), act)
+        q = f"!lowbit.qtensor<{n}x{k}x{act}, {mlir}>"
+        yshape = batch + (n,)
+        yt = tensor_type(("?",) + yshape[1:] if dynamic else yshape, act)
+        dyn = (tensor_type(("?", k), act),) if dynamic else None
+        name = f"mm_{fmt[0]}_{block}_{k}"
+        module.add(name, qmatmul_body(literal(x, act), xt, dense(buf), q,
+                                      yt, bias_arg, lora_arg, dyn),
+                   yshape, act, dynamic)
+        bound = (terms * 2.0 ** -23 * magnitude +
+                 (k + RANK + 4) * 2.0 ** -23 * extra_magnitude +
+                 OUT_EPS[act] * np.abs(want) + 1e-6)
+        covered += p is not None
+        what = (f"{'int8' if p else 'f32'} kernel, batch "
+                f"{'x'.join(map(str, batch))}"
+                f"{' (dynamic)' if dynamic else ''}, {act}, {extra}")
+        cases.append((name, want.ravel(), exact.ravel(), bound.ravel(),
+                      p is not None and act == "f32", what))
     got = run_cpu(module.text(), options)
     if len(got) != len(cases):
         sys.exit(f"expected {len(cases)} results, got {len(got)}")
