@@ -243,11 +243,18 @@ public:
     auto vecF32 = VectorType::get({16}, b.getF32Type());
     if (terms.size() == 1)
       return vector::BroadcastOp::create(b, vecF32, terms[0].scale);
+    // The chunk's few scales as one short vector, spread to the lanes by
+    // one permute (16 scalar inserts would cost more than the dot).
     int64_t group = groupSize(), lane = group / 16;
-    SmallVector<Value> lanes;
+    SmallVector<Value> scales;
+    for (const BlockTerms &t : terms)
+      scales.push_back(t.scale);
+    Value few = vector::FromElementsOp::create(
+        b, VectorType::get({int64_t(scales.size())}, b.getF32Type()), scales);
+    SmallVector<int64_t> lanes;
     for (int64_t d = 0; d < 16; ++d)
-      lanes.push_back(terms[(g * group + d * lane) / plan.blockSize].scale);
-    return vector::FromElementsOp::create(b, vecF32, lanes);
+      lanes.push_back((g * group + d * lane) / plan.blockSize);
+    return vector::ShuffleOp::create(b, few, few, lanes);
   }
 
   int64_t groupSize() const { return plan.bits == 4 ? 128 : 64; }
@@ -334,18 +341,34 @@ public:
     }
     if (!terms[0][0].offsetTerm)
       return;
+    // The chunk's terms are summed as a tree before joining the running
+    // correction: a serial chain of scalar adds across all blocks would
+    // bound the loop by the add latency (blocks of 32: 4 adds per chunk).
     int64_t sumsPerChunk = kInt8DotChunk / plan.sumSize();
-    for (int64_t i = 0; i < tile; ++i)
+    for (int64_t i = 0; i < tile; ++i) {
+      SmallVector<Value> sums;
       for (int64_t j = 0; j < sumsPerChunk; ++j) {
         Value at = addIdx(b, mulIdx(b, chunk, sumsPerChunk), cIdx(b, j));
-        Value sum =
-            tensor::ExtractOp::create(b, acts.sums, ValueRange{rows[i], at});
-        for (int64_t c = 0; c < columns; ++c) {
-          Value &corr = state[columns * tile + c * tile + i];
-          corr = arith::AddFOp::create(
-              b, corr, arith::MulFOp::create(b, terms[c][j].offsetTerm, sum));
-        }
+        sums.push_back(
+            tensor::ExtractOp::create(b, acts.sums, ValueRange{rows[i], at}));
       }
+      for (int64_t c = 0; c < columns; ++c) {
+        SmallVector<Value> parts;
+        for (int64_t j = 0; j < sumsPerChunk; ++j)
+          parts.push_back(
+              arith::MulFOp::create(b, terms[c][j].offsetTerm, sums[j]));
+        while (parts.size() > 1) {
+          SmallVector<Value> next;
+          for (size_t p = 0; p + 1 < parts.size(); p += 2)
+            next.push_back(arith::AddFOp::create(b, parts[p], parts[p + 1]));
+          if (parts.size() % 2)
+            next.push_back(parts.back());
+          parts = std::move(next);
+        }
+        Value &corr = state[columns * tile + c * tile + i];
+        corr = arith::AddFOp::create(b, corr, parts.front());
+      }
+    }
   }
 
 private:
