@@ -135,3 +135,29 @@ def case_grid(rng, blocks, batches, dynamic=False):
                 buf=buf,
                 wq=nx.dequantize(buf, scheme, (n, k)).astype(np.float64),
                 x=to_dtype(rng.standard_normal(batch + (k,)), act))
+
+
+def draw_extras(rng, case, x64):
+    """The bias and LoRA factors a case's `extra` names, drawn from `rng`
+    (rounded to the activation type), as a Case: `bias` (the array),
+    `bias_arg` = (literal, type), `lora_arg` = (A literal, A type,
+    B literal, B type), and what they add to y (`want`) and to the
+    magnitude of its terms (`magnitude`), given x as float64."""
+    act, n, k = case.act, case.n, case.k
+    extras = Case(bias=None, bias_arg=None, lora_arg=None, want=0.0,
+                  magnitude=0.0)
+    if "bias" in case.extra:
+        extras.bias = to_dtype(rng.standard_normal(n), act)
+        extras.bias_arg = (literal(extras.bias, act), tensor_type((n,), act))
+        b64 = as_f64(extras.bias, act)
+        extras.want, extras.magnitude = b64, np.abs(b64)
+    if "lora" in case.extra:
+        a = to_dtype(rng.standard_normal((RANK, k)) * 0.1, act)
+        b = to_dtype(rng.standard_normal((n, RANK)) * 0.1, act)
+        a64, b64 = as_f64(a, act), as_f64(b, act)
+        extras.lora_arg = (literal(a, act), tensor_type((RANK, k), act),
+                           literal(b, act), tensor_type((n, RANK), act))
+        extras.want = extras.want + LORA_SCALE * (x64 @ a64.T) @ b64.T
+        extras.magnitude = extras.magnitude + LORA_SCALE * (
+            np.abs(x64) @ np.abs(a64).T) @ np.abs(b64).T
+    return extras

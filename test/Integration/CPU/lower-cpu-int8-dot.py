@@ -33,8 +33,8 @@ import numpy as np
 
 import lowbit.numerics as nx
 from lowbit_run import dense
-from qmatmul_cases import (case_grid, LORA_SCALE, OUT_EPS, RANK, as_f64,
-                           literal, tensor_type, to_dtype)
+from qmatmul_cases import (OUT_EPS, RANK, as_f64, case_grid, draw_extras,
+                           literal, tensor_type)
 from qmatmul_module import Module, host_flags, qmatmul_body, run_cpu, runner_libs
 
 # (block size or 0 = per channel, N, K). The last two are not covered.
@@ -172,23 +172,10 @@ def check(rng, options):
             terms = k // 8 + RANK + 16
         else:
             want, magnitude, terms = exact, exact_magnitude, k + RANK + 4
-        bias_arg = lora_arg = None
-        extra_want = np.zeros_like(want)
-        extra_magnitude = np.zeros_like(want)
-        if "bias" in extra:
-            bias = to_dtype(rng.standard_normal(n), act)
-            bias_arg = (literal(bias, act), tensor_type((n,), act))
-            extra_want += as_f64(bias, act)
-            extra_magnitude += np.abs(as_f64(bias, act))
-        if "lora" in extra:
-            a = to_dtype(rng.standard_normal((RANK, k)) * 0.1, act)
-            b = to_dtype(rng.standard_normal((n, RANK)) * 0.1, act)
-            a64, b64 = as_f64(a, act), as_f64(b, act)
-            lora_arg = (literal(a, act), tensor_type((RANK, k), act),
-                        literal(b, act), tensor_type((n, RANK), act))
-            extra_want += LORA_SCALE * (x64 @ a64.T) @ b64.T
-            extra_magnitude += (LORA_SCALE * (np.abs(x64) @ np.abs(a64).T)
-                                @ np.abs(b64).T)
+        extras = draw_extras(rng, case, x64)
+        bias_arg, lora_arg = extras.bias_arg, extras.lora_arg
+        extra_want = extras.want + np.zeros_like(want)
+        extra_magnitude = extras.magnitude + np.zeros_like(want)
         want, exact = want + extra_want, exact + extra_want
         magnitude = magnitude + extra_magnitude
         xt = tensor_type(batch + (k,), act)

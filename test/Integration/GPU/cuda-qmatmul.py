@@ -30,9 +30,8 @@ import numpy as np
 import lowbit
 from cuda_device import gpu_chip
 from lowbit_run import dense
-from qmatmul_cases import (case_grid, FORMATS, LORA_SCALE, OUT_EPS, RANK,
-                           as_f64, exact_weight, literal, tensor_type,
-                           to_dtype)
+from qmatmul_cases import (FORMATS, LORA_SCALE, OUT_EPS, RANK, as_f64,
+                           case_grid, draw_extras, exact_weight, tensor_type)
 from qmatmul_cases import GPU_BATCHES as BATCHES
 from qmatmul_cases import GPU_BLOCKS as BLOCKS
 from qmatmul_cases import GPU_EXACT_BLOCKS as EXACT_BLOCKS
@@ -104,23 +103,14 @@ def matmul_cases(rng, module):
         magnitude = np.abs(x64) @ np.abs(wq).T
         xt = tensor_type(batch + (k,), act)
         params, inputs = [("x", xt)], [x]
-        bias_type = lora_arg = None
-        if "bias" in extra:
-            bias = to_dtype(rng.standard_normal(n), act)
-            bias_type = tensor_type((n,), act)
+        extras = draw_extras(rng, case, x64)
+        bias_type, lora_arg = None, extras.lora_arg
+        if extras.bias is not None:
+            bias_type = extras.bias_arg[1]
             params.append(("bias", bias_type))
-            inputs.append(bias)
-            want = want + as_f64(bias, act)
-            magnitude = magnitude + np.abs(as_f64(bias, act))
-        if "lora" in extra:
-            a = to_dtype(rng.standard_normal((RANK, k)) * 0.1, act)
-            b = to_dtype(rng.standard_normal((n, RANK)) * 0.1, act)
-            a64, b64 = as_f64(a, act), as_f64(b, act)
-            lora_arg = (literal(a, act), tensor_type((RANK, k), act),
-                        literal(b, act), tensor_type((n, RANK), act))
-            want = want + LORA_SCALE * (x64 @ a64.T) @ b64.T
-            magnitude = magnitude + LORA_SCALE * (
-                np.abs(x64) @ np.abs(a64).T) @ np.abs(b64).T
+            inputs.append(extras.bias)
+        want = want + extras.want
+        magnitude = magnitude + extras.magnitude
         name = f"mm_{fmt[0]}_{block}"
         module.add(name, params, qmatmul_body(
             dense(buf), q, xt, tensor_type(batch + (n,), act), bias_type,

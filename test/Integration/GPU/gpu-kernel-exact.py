@@ -26,9 +26,8 @@ import time
 import numpy as np
 
 from lowbit_run import dense, memrefs, opt
-from qmatmul_cases import (case_grid, FORMATS, LORA_SCALE, OUT_EPS, RANK,
-                           as_f64, exact_weight, literal, tensor_type,
-                           to_dtype)
+from qmatmul_cases import (FORMATS, OUT_EPS, RANK, as_f64, case_grid,
+                           draw_extras, exact_weight, literal, tensor_type)
 from qmatmul_cases import GPU_BATCHES as BATCHES
 from qmatmul_cases import GPU_BLOCKS as BLOCKS
 from qmatmul_cases import GPU_EXACT_BLOCKS as EXACT_BLOCKS
@@ -65,21 +64,10 @@ def matmul_cases(rng, module):
         x64 = as_f64(x, act)
         want = x64 @ wq.T
         magnitude = np.abs(x64) @ np.abs(wq).T
-        bias_arg = lora_arg = None
-        if "bias" in extra:
-            bias = to_dtype(rng.standard_normal(n), act)
-            bias_arg = (literal(bias, act), tensor_type((n,), act))
-            want = want + as_f64(bias, act)
-            magnitude = magnitude + np.abs(as_f64(bias, act))
-        if "lora" in extra:
-            a = to_dtype(rng.standard_normal((RANK, k)) * 0.1, act)
-            b = to_dtype(rng.standard_normal((n, RANK)) * 0.1, act)
-            a64, b64 = as_f64(a, act), as_f64(b, act)
-            lora_arg = (literal(a, act), tensor_type((RANK, k), act),
-                        literal(b, act), tensor_type((n, RANK), act))
-            want = want + LORA_SCALE * (x64 @ a64.T) @ b64.T
-            magnitude = magnitude + LORA_SCALE * (
-                np.abs(x64) @ np.abs(a64).T) @ np.abs(b64).T
+        extras = draw_extras(rng, case, x64)
+        bias_arg, lora_arg = extras.bias_arg, extras.lora_arg
+        want = want + extras.want
+        magnitude = magnitude + extras.magnitude
         yshape = batch + (n,)
         name = f"mm_{fmt[0]}_{block}"
         module.add(name, qmatmul_body(
