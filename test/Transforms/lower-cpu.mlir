@@ -377,3 +377,27 @@ func.func @int8_dot_fallback_i3(%x: tensor<1x128xf32>) -> tensor<1x8xf32> {
   %y = lowbit.qmatmul %x, %w : (tensor<1x128xf32>, !lowbit.qtensor<8x128xf32, #lowbit.scheme<i3, block = 128, scale = f16>>) -> tensor<1x8xf32>
   return %y : tensor<1x8xf32>
 }
+
+// -----
+
+// dot=i8, int2: a chunk is 256 elements of x; 64 bytes of codes are
+// offset by one XOR (0xAA), split four ways by shifts of 2, 4 and 6 and a
+// mask, and summed by four vpdpbusd into one accumulator.
+// I8-LABEL: func @int8_dot_i2
+//       I8:   arith.fptosi {{.*}} : vector<256xf32> to vector<256xi8>
+//       I8:   scf.forall
+//       I8:     %[[RAW:.*]] = vector.transfer_read {{.*}} : tensor<{{[0-9]+}}xi8>, vector<64xi8>
+//       I8:     %[[U:.*]] = arith.xori %[[RAW]], %{{.*}} : vector<64xi8>
+//       I8:     arith.shrui %[[U]]
+//       I8:     arith.shrui %[[U]]
+//       I8:     arith.shrui %[[U]]
+//       I8:     %[[A:.*]] = llvm.call @__lowbit_llvm_x86_avx512_vpdpbusd_512
+//       I8:     %[[B:.*]] = llvm.call @__lowbit_llvm_x86_avx512_vpdpbusd_512(%[[A]]
+//       I8:     %[[C:.*]] = llvm.call @__lowbit_llvm_x86_avx512_vpdpbusd_512(%[[B]]
+//       I8:     %[[D:.*]] = llvm.call @__lowbit_llvm_x86_avx512_vpdpbusd_512(%[[C]]
+//       I8:     arith.sitofp %[[D]]
+func.func @int8_dot_i2(%x: tensor<1x256xf32>) -> tensor<1x8xf32> {
+  %w = lowbit.weight inline dense<35> : tensor<544xi8> -> !lowbit.qtensor<8x256xf32, #lowbit.scheme<i2, block = 128, scale = f16>>
+  %y = lowbit.qmatmul %x, %w : (tensor<1x256xf32>, !lowbit.qtensor<8x256xf32, #lowbit.scheme<i2, block = 128, scale = f16>>) -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}

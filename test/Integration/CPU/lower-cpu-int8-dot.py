@@ -9,6 +9,7 @@ kernels by x's rounding (and NF4's codebook rounded to a grid of 1/127).
 This test models that arithmetic exactly in numpy (float64):
 
     dx = f32(max|x_chunk| / 127),  q = clip(rint(f32(x / dx)), ±127)
+         (chunks of 128 elements, of 256 for 2-bit codes)
     u  = code, code ^ 2^(bits-1) (signed integers) or round(t · F) + offset
          (codebooks; F = the smallest power of two making every entry an
          integer, else 127 / max|t|; offset = −min round(t · F))
@@ -20,8 +21,8 @@ and holds the kernel to it within the error of f32 accumulation of the
 itself, which is checked too: the f32 kernels' exact answer must lie
 outside it, so a kernel that silently took the f32 path would fail.
 
-Weights the int8 kernel does not cover (3- and 2-bit codes, FP8, K not a
-multiple of 128, blocks that do not tile its lanes) and batches that take
+Weights the int8 kernel does not cover (3-bit codes, FP8, K not a
+multiple of the chunk, blocks that do not tile its lanes) and batches that take
 the GEMM strategy must give the f32 kernels' result instead.
 """
 
@@ -41,7 +42,10 @@ from qmatmul_module import Module, host_flags, qmatmul_body, run_cpu, runner_lib
 BLOCKS = [(32, 21, 256), (64, 12, 384), (128, 11, 256), (256, 6, 512),
           (0, 9, 384), (32, 37, 96), (0, 13, 45)]
 BATCHES = [(1,), (3,), (8,), (2, 4), (2, 8)]
-CHUNK = 128
+def chunk_size(bits):
+    """Elements of x per int8 scale: the codes of 64 bytes of weights (of
+    128 bytes for 8-bit codes)."""
+    return 256 if bits == 2 else 128
 
 
 def option(options, name, default):
@@ -67,19 +71,19 @@ def plan(fmt, scheme, block, k):
     None where the kernel falls back to f32."""
     f = fmt[1]
     bits = {"i8": 8, "u8": 8, "i4": 4, "u4": 4, "nf4": 4, "fp4": 4,
-            "lut": 4}.get(f)
-    if bits is None or k % CHUNK:
+            "lut": 4, "i2": 2, "u2": 2}.get(f)
+    if bits is None or k % chunk_size(bits):
         return None
-    b = block or k
-    group = 128 if bits == 4 else 64
+    b, chunk = block or k, chunk_size(bits)
+    group = 64 * 8 // bits
     lane = group // 16
-    tiles = (b % lane == 0 and group % b == 0) if b < CHUNK else b % CHUNK == 0
+    tiles = (b % lane == 0 and group % b == 0) if b < chunk else b % chunk == 0
     if not tiles:
         return None
-    if f in ("i8", "i4"):
+    if f in ("i8", "i4", "i2"):
         half = 1 << (bits - 1)
         return bits, (lambda c: c ^ half), half, 1.0
-    if f in ("u8", "u4"):
+    if f in ("u8", "u4", "u2"):
         return bits, (lambda c: c), 0, 1.0
     t = nx.code_values(scheme).astype(np.float32)
     factor = np.float32(127.0) / np.max(np.abs(t))
@@ -98,10 +102,10 @@ def unpack(buf, lay, bits, n, k):
     """[n, k] codes of a canonical buffer."""
     start, row = lay["codes_offset"], lay["row_bytes"]
     rows = buf[start:start + n * row].reshape(n, row).astype(np.int64)
-    if bits == 8:
-        return rows[:, :k]
-    codes = np.empty((n, 2 * row), np.int64)
-    codes[:, 0::2], codes[:, 1::2] = rows & 15, rows >> 4
+    per_byte = 8 // bits
+    codes = np.empty((n, per_byte * row), np.int64)
+    for s in range(per_byte):
+        codes[:, s::per_byte] = (rows >> (bits * s)) & ((1 << bits) - 1)
     return codes[:, :k]
 
 
@@ -126,10 +130,11 @@ def block_values(buf, scheme, fmt, lay, n, k):
     return s, z, m
 
 
-def quantize_x(x32):
-    """x ([rows, k] f32) as the kernels quantize it: (dx · q as f64, |dx · q|)."""
+def quantize_x(x32, chunk):
+    """x ([rows, k] f32) as the kernels quantize it, per `chunk` elements:
+    dx · q as f64."""
     rows, k = x32.shape
-    chunks = x32.reshape(rows, k // CHUNK, CHUNK)
+    chunks = x32.reshape(rows, k // chunk, chunk)
     dx = np.max(np.abs(chunks), axis=2) / np.float32(127)
     divisor = np.where(dx > 0, dx, np.float32(1)).astype(np.float32)
     q = np.clip(np.rint(chunks / divisor[:, :, None]), -127, 127)
@@ -147,7 +152,7 @@ def int8_model(x32, buf, scheme, fmt, block, n, k, p):
     expand = lambda a: np.repeat(a, size, axis=1)  # noqa: E731
     s, z, m = expand(s) / factor, expand(z), expand(m)
     w = s * (u - offset - z) + m
-    xq = quantize_x(x32)
+    xq = quantize_x(x32, chunk_size(bits))
     pieces = np.abs(s) * (u + offset + np.abs(z)) + np.abs(m)
     return xq @ w.T, np.abs(xq) @ pieces.T
 

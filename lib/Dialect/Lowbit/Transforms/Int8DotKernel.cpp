@@ -1,7 +1,8 @@
-//===- Int8DotKernel.cpp - W4A8/W8A8 GEMV kernels with vpdpbusd -----------===//
+//===- Int8DotKernel.cpp - Int8-activation GEMV kernels with vpdpbusd ----===//
 //
 // Per chunk of 128 elements of K and row n of W (4-bit codes; 8-bit codes
-// take two 64-byte groups with an accumulator each):
+// take two 64-byte groups with an accumulator each, 2-bit codes a chunk of
+// 256 split four ways):
 //
 //   u_lo, u_hi = map(bytes & 15), map(bytes >> 4)   unsigned bytes (a
 //                                                    vpshufb table for
@@ -42,31 +43,30 @@ std::optional<Int8DotPlan> planInt8Dot(const nx::Scheme &scheme,
                                        const nx::PackedLayout &layout) {
   Int8DotPlan plan;
   plan.bits = nx::codeBits(scheme.format);
-  if ((plan.bits != 4 && plan.bits != 8) || scheme.format == nx::Format::FP8)
+  if (plan.bits == 3 || scheme.format == nx::Format::FP8)
     return std::nullopt;
-  if (layout.k % kInt8DotChunk != 0)
+  if (layout.k % plan.chunk() != 0)
     return std::nullopt;
   plan.blockSize = layout.k / layout.blocksPerRow;
-  // Codes per int32 accumulator, and per lane of it.
-  int64_t group = plan.bits == 4 ? 128 : 64;
-  int64_t lane = group / 16;
-  int64_t b = plan.blockSize;
-  bool tiles = b < kInt8DotChunk ? (b % lane == 0 && group % b == 0)
-                                 : b % kInt8DotChunk == 0;
+  int64_t group = plan.group(), lane = group / 16, b = plan.blockSize;
+  bool tiles = b < plan.chunk() ? (b % lane == 0 && group % b == 0)
+                                : b % plan.chunk() == 0;
   if (!tiles)
     return std::nullopt;
 
   switch (scheme.format) {
   case nx::Format::I8:
   case nx::Format::I4:
-    // Two's complement to offset binary: u = q ^ 2^(bits-1), t = u −
-    // 2^(bits-1).
+  case nx::Format::I2:
+    // Two's complement to offset binary, every code of a byte at once:
+    // u = q ^ 2^(bits-1), t = u − 2^(bits-1).
     plan.map = Int8DotPlan::Map::Xor;
-    plan.xorMask = plan.bits == 8 ? 0x80 : 0x88;
-    plan.offset = plan.bits == 8 ? 128 : 8;
+    plan.xorMask = plan.bits == 8 ? 0x80 : plan.bits == 4 ? 0x88 : 0xAA;
+    plan.offset = 1 << (plan.bits - 1);
     return plan;
   case nx::Format::U8:
   case nx::Format::U4:
+  case nx::Format::U2:
     return plan;
   case nx::Format::NF4:
   case nx::Format::FP4:
@@ -114,19 +114,20 @@ QuantizedActivations emitQuantizedActivations(ImplicitLocOpBuilder &b, Value x,
                                               const Int8DotPlan &plan) {
   Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
   int64_t k = cast<RankedTensorType>(x.getType()).getDimSize(1);
-  int64_t chunk = kInt8DotChunk, sumSize = plan.sumSize();
+  int64_t chunk = plan.chunk(), sumSize = plan.sumSize();
   int64_t sumsPerChunk = chunk / sumSize;
   OpFoldResult rows = tensor::getMixedSize(b, b.getLoc(), x, 0);
   auto empty = [&](int64_t cols, Type element) -> Value {
     return tensor::EmptyOp::create(
         b, ArrayRef<OpFoldResult>{rows, b.getIndexAttr(cols)}, element);
   };
-  // 4-bit codes are split into even (low nibble) and odd elements.
+  // Sub-byte codes are split by their position in the byte: element
+  // perByte * p + s goes to s * (chunk / perByte) + p.
+  int64_t perByte = 8 / plan.bits;
   SmallVector<int64_t> order;
-  for (int64_t i = 0; i < chunk; i += 2)
-    order.push_back(i);
-  for (int64_t i = 1; i < chunk; i += 2)
-    order.push_back(i);
+  for (int64_t s = 0; s < perByte; ++s)
+    for (int64_t i = s; i < chunk; i += perByte)
+      order.push_back(i);
 
   auto rowLoop = scf::ForOp::create(
       b, cIdx(b, 0), m, cIdx(b, 1),
@@ -177,7 +178,7 @@ QuantizedActivations emitQuantizedActivations(ImplicitLocOpBuilder &b, Value x,
                 sums = tensor::InsertOp::create(jb, scaled, sums,
                                                 ValueRange{row, at});
               }
-              if (plan.bits == 4)
+              if (perByte > 1)
                 codes = vector::ShuffleOp::create(jb, codes, codes, order);
               Value written = vector::TransferWriteOp::create(
                                   jb, codes, args[0], ValueRange{row, col},
@@ -245,7 +246,7 @@ public:
       return vector::BroadcastOp::create(b, vecF32, terms[0].scale);
     // The chunk's few scales as one short vector, spread to the lanes by
     // one permute (16 scalar inserts would cost more than the dot).
-    int64_t group = groupSize(), lane = group / 16;
+    int64_t group = plan.group(), lane = group / 16;
     SmallVector<Value> scales;
     for (const BlockTerms &t : terms)
       scales.push_back(t.scale);
@@ -256,8 +257,6 @@ public:
       lanes.push_back((g * group + d * lane) / plan.blockSize);
     return vector::ShuffleOp::create(b, few, few, lanes);
   }
-
-  int64_t groupSize() const { return plan.bits == 4 ? 128 : 64; }
 
   /// The unsigned bytes u of 64 bytes of codes, as one (8-bit) or two
   /// (4-bit: even codes, odd codes) vector<64xi8>.
@@ -273,8 +272,16 @@ public:
       raw = arith::XOrIOp::create(b, raw, splat(plan.xorMask));
     if (plan.bits == 8)
       return {raw};
-    SmallVector<Value> halves = {arith::AndIOp::create(b, raw, splat(15)),
-                                 arith::ShRUIOp::create(b, raw, splat(4))};
+    // The codes at each position of the bytes: (raw >> bits·s) & mask.
+    int64_t mask = (1 << plan.bits) - 1;
+    SmallVector<Value> halves;
+    for (int64_t shift = 0; shift < 8; shift += plan.bits) {
+      Value part =
+          shift ? Value(arith::ShRUIOp::create(b, raw, splat(shift))) : raw;
+      halves.push_back(shift + plan.bits < 8
+                           ? Value(arith::AndIOp::create(b, part, splat(mask)))
+                           : part);
+    }
     if (plan.map == Int8DotPlan::Map::Table) {
       // vpshufb looks up within each 128-bit lane: the table 4 times.
       SmallVector<int8_t> entries;
@@ -305,36 +312,38 @@ public:
     Type f32 = b.getF32Type();
     auto vecF32 = VectorType::get({16}, f32);
     auto vecI32 = VectorType::get({16}, b.getI32Type());
-    int64_t chunkBytes = kInt8DotChunk * plan.bits / 8;
-    Value col = mulIdx(b, chunk, kInt8DotChunk);
-    SmallVector<Value> dx, xEven, xOdd;
+    int64_t chunkSize = plan.chunk(), chunkBytes = chunkSize * plan.bits / 8;
+    Value col = mulIdx(b, chunk, chunkSize);
+    // x's chunk as 64-byte pieces, in the order of the code vectors.
+    SmallVector<Value> dx;
+    SmallVector<SmallVector<Value>> xs;
     for (Value row : rows) {
       dx.push_back(
           tensor::ExtractOp::create(b, acts.scales, ValueRange{row, chunk}));
-      xEven.push_back(readRowChunk(b, acts.codes, row, col, 64));
-      xOdd.push_back(
-          readRowChunk(b, acts.codes, row, addIdx(b, col, cIdx(b, 64)), 64));
+      SmallVector<Value> pieces;
+      for (int64_t p = 0; p < chunkSize; p += 64)
+        pieces.push_back(
+            readRowChunk(b, acts.codes, row, addIdx(b, col, cIdx(b, p)), 64));
+      xs.push_back(pieces);
     }
+    // Each accumulator sums `perAcc` dot products (a lane's codes, 4 per
+    // byte product); 8-bit chunks have two accumulators.
+    int64_t perAcc = plan.group() / 16 / 4;
     Value zeroAcc = arith::ConstantOp::create(b, b.getZeroAttr(vecI32));
     for (int64_t c = 0; c < columns; ++c) {
       Value base = addIdx(b, rowBytes[c], mulIdx(b, chunk, chunkBytes));
-      SmallVector<Value> u = loadCodes(b, base);
-      if (plan.bits == 8)
-        u.push_back(loadCodes(b, addIdx(b, base, cIdx(b, 64)))[0]);
+      SmallVector<Value> u;
+      for (int64_t offset = 0; offset < chunkBytes; offset += 64)
+        u.append(loadCodes(b, addIdx(b, base, cIdx(b, offset))));
       for (int64_t i = 0; i < tile; ++i) {
         Value &total = state[c * tile + i];
-        // 4-bit: one accumulator for the chunk; 8-bit: one per 64 codes.
-        SmallVector<Value> accs;
-        if (plan.bits == 4)
-          accs.push_back(
-              dot(b, dot(b, zeroAcc, u[0], xEven[i]), u[1], xOdd[i]));
-        else
-          accs = {dot(b, zeroAcc, u[0], xEven[i]),
-                  dot(b, zeroAcc, u[1], xOdd[i])};
         Value dxSplat = vector::BroadcastOp::create(b, vecF32, dx[i]);
-        for (size_t g = 0; g < accs.size(); ++g) {
+        for (size_t g = 0; g * perAcc < u.size(); ++g) {
+          Value acc = zeroAcc;
+          for (int64_t d = 0; d < perAcc; ++d)
+            acc = dot(b, acc, u[g * perAcc + d], xs[i][g * perAcc + d]);
           Value scale = arith::MulFOp::create(b, scalesPerGroup[c][g], dxSplat);
-          Value value = arith::SIToFPOp::create(b, vecF32, accs[g]);
+          Value value = arith::SIToFPOp::create(b, vecF32, acc);
           total = vector::FMAOp::create(b, value, scale, total);
         }
       }
@@ -344,7 +353,7 @@ public:
     // The chunk's terms are summed as a tree before joining the running
     // correction: a serial chain of scalar adds across all blocks would
     // bound the loop by the add latency (blocks of 32: 4 adds per chunk).
-    int64_t sumsPerChunk = kInt8DotChunk / plan.sumSize();
+    int64_t sumsPerChunk = plan.chunk() / plan.sumSize();
     for (int64_t i = 0; i < tile; ++i) {
       SmallVector<Value> sums;
       for (int64_t j = 0; j < sumsPerChunk; ++j) {
@@ -391,10 +400,10 @@ SmallVector<Value> emitInt8DotRows(ImplicitLocOpBuilder &b, ModuleOp module,
   int64_t columns = ns.size();
   // A unit is one block (blocks of 128 codes or more) or one chunk holding
   // several blocks; its block terms are loaded once.
-  int64_t unitSize = std::max(plan.blockSize, kInt8DotChunk);
-  int64_t chunksPerUnit = unitSize / kInt8DotChunk;
-  int64_t blocksPerUnit = std::max<int64_t>(1, kInt8DotChunk / plan.blockSize);
-  int64_t groups = kInt8DotChunk / (plan.bits == 4 ? 128 : 64);
+  int64_t unitSize = std::max(plan.blockSize, plan.chunk());
+  int64_t chunksPerUnit = unitSize / plan.chunk();
+  int64_t blocksPerUnit = std::max<int64_t>(1, plan.chunk() / plan.blockSize);
+  int64_t groups = plan.chunk() / plan.group();
   Int8DotEmitter emitter(module, reader, bytes, plan, acts, tile, columns);
 
   SmallVector<Value> rows, rowBytes;

@@ -1,4 +1,4 @@
-//===- Int8DotKernel.h - W4A8/W8A8 GEMV kernels with vpdpbusd ---*- C++ -*-===//
+//===- Int8DotKernel.h - Int8-activation GEMV kernels, vpdpbusd -*- C++ -*-===//
 //
 // lowbit-lower-cpu's opt-in `dot=i8` kernels for batch-1..8 decoding on
 // AVX-512 VNNI: the activations are quantized to int8 once per call (one
@@ -25,16 +25,12 @@
 
 namespace mlir::lowbit {
 
-/// Elements of x that share one int8 scale (one 64-byte vpdpbusd operand
-/// pair of 4-bit codes, two of 8-bit codes).
-constexpr int64_t kInt8DotChunk = 128;
-
 /// How one weight's codes become the unsigned bytes u that vpdpbusd
 /// multiplies: weight = s_b / factor · (u − offset − z_b) + m_b, with z_b
 /// and m_b the block's integer zero point or minimum when the scheme has
 /// one.
 struct Int8DotPlan {
-  unsigned bits = 0; ///< 4 or 8
+  unsigned bits = 0; ///< 2, 4 or 8
   int64_t blockSize = 0;
   /// Codes become u as they are, by XOR with `xorMask` (two's complement
   /// to offset binary), or through the 16-byte `table` (vpshufb) of
@@ -45,24 +41,30 @@ struct Int8DotPlan {
   float factor = 1.0f;
   int offset = 0;
 
+  /// Elements of x that share one int8 scale: a chunk, the codes of 64
+  /// bytes of weights (of 128 for 8-bit codes).
+  int64_t chunk() const { return bits == 2 ? 256 : 128; }
+  /// Codes per int32 accumulator: 16 lanes of 4 bytes of codes each.
+  int64_t group() const { return 64 * 8 / bits; }
   /// Elements of x per partial sum used for the offset and zero-point
   /// terms: one per block, at most one per chunk.
-  int64_t sumSize() const { return std::min(blockSize, kInt8DotChunk); }
+  int64_t sumSize() const { return std::min(blockSize, chunk()); }
 };
 
 /// The plan for a weight, or nullopt when the kernel does not cover it:
-/// 4-bit codes (integer or a 16-entry codebook) or 8-bit integers, K a
-/// multiple of 128, and blocks that tile the vpdpbusd lanes (a multiple of
-/// 8 codes dividing 128 for 4-bit, of 4 dividing 64 for 8-bit, or a
-/// multiple of that group).
+/// 2- and 8-bit integers or 4-bit codes (integer or a 16-entry codebook),
+/// K a multiple of the chunk, and blocks that tile the vpdpbusd lanes (a
+/// multiple of a lane's codes dividing the accumulator's group, or a
+/// multiple of the chunk).
 std::optional<Int8DotPlan>
 planInt8Dot(const ::lowbit::numerics::Scheme &scheme,
             const ::lowbit::numerics::PackedLayout &layout);
 
 /// x ([M, K], any float type) quantized once per call: `codes` [M, K] i8
-/// (4-bit plans: each chunk of 128 holds its 64 even elements, then its 64
-/// odd ones, the order of the nibble split), `scales` [M, K/128] f32 and
-/// `sums` [M, K/sumSize] f32 (scale · Σ codes per sum group).
+/// (sub-byte plans: each chunk holds, per bit position s of a code in its
+/// byte, the elements at that position: for 4-bit codes the 64 even
+/// elements, then the 64 odd ones), `scales` [M, K/chunk] f32 and `sums`
+/// [M, K/sumSize] f32 (scale · Σ codes per sum group).
 struct QuantizedActivations {
   Value codes, scales, sums;
 };

@@ -355,8 +355,9 @@ def LowbitLowerCpu : Pass<"lowbit-lower-cpu", "ModuleOp"> {
     Option<"dot", "dot", "std::string", /*default=*/"\"f32\"",
            "Dot products of the GEMV kernels: f32 (exact decode, the "
            "default) or i8 (isa=avx512 only: x quantized to int8 per 128 "
-           "elements once per call, codes multiplied as bytes with "
-           "AVX-512 VNNI vpdpbusd, for 4-bit and 8-bit integer and 4-bit "
+           "elements (256 for 2-bit codes) once per call, codes multiplied "
+           "as bytes with "
+           "AVX-512 VNNI vpdpbusd, for 2-, 4- and 8-bit integer and 4-bit "
            "codebook formats)">,
   ];
   let dependentDialects = [
