@@ -258,8 +258,9 @@ public:
     return vector::ShuffleOp::create(b, few, few, lanes);
   }
 
-  /// The unsigned bytes u of 64 bytes of codes, as one (8-bit) or two
-  /// (4-bit: even codes, odd codes) vector<64xi8>.
+  /// The unsigned bytes u of 64 bytes of codes, as one vector<64xi8> per
+  /// code position in a byte (8-bit: one; 4-bit: even codes, odd codes;
+  /// 2-bit: four).
   SmallVector<Value> loadCodes(ImplicitLocOpBuilder &b,
                                Value byteOffset) const {
     Type i8 = b.getI8Type();

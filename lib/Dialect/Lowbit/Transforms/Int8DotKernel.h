@@ -2,8 +2,9 @@
 //
 // lowbit-lower-cpu's opt-in `dot=i8` kernels for batch-1..8 decoding on
 // AVX-512 VNNI: the activations are quantized to int8 once per call (one
-// f32 scale per 128 elements), the weight codes become unsigned bytes in
-// registers (nibble split, and a vpshufb table for codebooks), and
+// f32 scale per 128 elements, 256 for 2-bit codes), the weight codes
+// become unsigned bytes in registers (split by their position in the
+// byte, and a vpshufb table for codebooks), and
 // vpdpbusd multiplies 64 byte pairs per instruction into int32 lanes that
 // are scaled per block in f32. See docs/CodegenCPU.md.
 //
