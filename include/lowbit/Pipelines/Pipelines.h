@@ -102,9 +102,9 @@ struct CpuPipelineOptions : mlir::PassPipelineOptions<CpuPipelineOptions> {
       llvm::cl::init(8192)};
   Option<std::string> dot{
       *this, "dot",
-      llvm::cl::desc("Dot products of the batch 1-8 kernels: f32 (exact "
-                     "decode) or i8 (activations quantized to int8 per 128 "
-                     "elements, vpdpbusd; needs AVX-512 VNNI)"),
+      llvm::cl::desc("Dot products of the kernels: f32 (exact decode) or "
+                     "i8 (activations quantized to int8 per 128 elements, "
+                     "vpdpbusd, every batch; needs AVX-512 VNNI)"),
       llvm::cl::init("f32")};
   Option<bool> parallel{
       *this, "parallel",

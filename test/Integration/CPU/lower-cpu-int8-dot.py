@@ -21,9 +21,10 @@ and holds the kernel to it within the error of f32 accumulation of the
 itself, which is checked too: the f32 kernels' exact answer must lie
 outside it, so a kernel that silently took the f32 path would fail.
 
-Weights the int8 kernel does not cover (3-bit codes, FP8, K not a
-multiple of the chunk, blocks that do not tile its lanes) and batches that take
-the GEMM strategy must give the f32 kernels' result instead.
+The int8 kernels serve every batch (also those the f32 path would give
+the GEMM strategy, batch 2x8 here). Weights they do not cover (3-bit
+codes, FP8, K not a multiple of the chunk, blocks that do not tile its
+lanes) must give the f32 kernels' result instead.
 """
 
 import argparse
@@ -46,24 +47,6 @@ def chunk_size(bits):
     """Elements of x per int8 scale: the codes of 64 bytes of weights (of
     128 bytes for 8-bit codes)."""
     return 256 if bits == 2 else 128
-
-
-def option(options, name, default):
-    for word in options.split():
-        if word.startswith(name + "="):
-            return int(word.split("=", 1)[1])
-    return default
-
-
-def takes_gemm(options, rows, n, block, k):
-    """Whether lowbit-lower-cpu takes the GEMM strategy (f32 decode into
-    tiles) for this static batch, as its planGemm decides."""
-    width = option(options, "vector-width", 16)
-    n_tile = option(options, "n-tile", 32)
-    minimum = option(options, "gemm-min-batch", 16)
-    if minimum <= 0 or rows < minimum or (block or k) % width:
-        return False
-    return n <= n_tile or any(n % d == 0 for d in range(8, n_tile + 1, 8))
 
 
 def plan(fmt, scheme, block, k):
@@ -166,9 +149,7 @@ def check(rng, options):
         extra, buf, wq, x = case.extra, case.buf, case.wq, case.x
         dynamic = case.dynamic
         x64 = as_f64(x, act).reshape(-1, k)
-        rows = int(np.prod(batch))
-        gemm = not dynamic and takes_gemm(options, rows, n, block, k)
-        p = None if gemm else plan(fmt, scheme, block, k)
+        p = plan(fmt, scheme, block, k)
         exact = x64 @ wq.T
         exact_magnitude = np.abs(x64) @ np.abs(wq).T
         if p:

@@ -419,15 +419,21 @@ struct CpuQMatmulLowering : OpConversionPattern<QMatmulOp> {
     VectorDecoder decoder(weightType, adaptor.getWeight(), config.isa,
                           op->getParentOfType<ModuleOp>());
     const nx::PackedLayout &layout = reader.getLayout();
-    if (std::optional<GemmPlan> plan = planGemm(xType, n, layout)) {
-      Value y = emitGemm(b, op, x, xa, *plan, reader, decoder);
+    // The int8 kernels serve every batch of the weights they cover: at
+    // batch 16-128 their vpdpbusd, with one decode per batch tile, beats
+    // the GEMM strategy's f32 FMAs on decoded tiles by 1.6-3x.
+    std::optional<Int8DotPlan> int8Plan;
+    if (config.int8Dot)
+      int8Plan = planInt8Dot(reader.getScheme(), layout);
+    std::optional<GemmPlan> gemmPlan;
+    if (!int8Plan)
+      gemmPlan = planGemm(xType, n, layout);
+    if (gemmPlan) {
+      Value y = emitGemm(b, op, x, xa, *gemmPlan, reader, decoder);
       rewriter.replaceOp(
           op, restoreBatchDims(b, b.getLoc(), y, op.getInput(), resultType, n));
       return success();
     }
-    std::optional<Int8DotPlan> int8Plan;
-    if (config.int8Dot)
-      int8Plan = planInt8Dot(reader.getScheme(), layout);
     std::optional<QuantizedActivations> xInt8;
     Value xSplit;
     if (int8Plan)

@@ -353,8 +353,9 @@ def LowbitLowerCpu : Pass<"lowbit-lower-cpu", "ModuleOp"> {
            "decode two rows of W per pass over x, loading each chunk of x "
            "once for both (0: never)">,
     Option<"dot", "dot", "std::string", /*default=*/"\"f32\"",
-           "Dot products of the GEMV kernels: f32 (exact decode, the "
-           "default) or i8 (isa=avx512 only: x quantized to int8 per 128 "
+           "Dot products of the kernels: f32 (exact decode, the "
+           "default) or i8 (isa=avx512 only, every batch of the weights it "
+           "covers: x quantized to int8 per 128 "
            "elements (256 for 2-bit codes) once per call, codes multiplied "
            "as bytes with "
            "AVX-512 VNNI vpdpbusd, for 2-, 4- and 8-bit integer and 4-bit "
