@@ -275,13 +275,13 @@ public:
       return {raw};
     // The codes at each position of the bytes: (raw >> bits·s) & mask.
     int64_t mask = (1 << plan.bits) - 1;
-    SmallVector<Value> halves;
+    SmallVector<Value> parts;
     for (int64_t shift = 0; shift < 8; shift += plan.bits) {
       Value part =
           shift ? Value(arith::ShRUIOp::create(b, raw, splat(shift))) : raw;
-      halves.push_back(shift + plan.bits < 8
-                           ? Value(arith::AndIOp::create(b, part, splat(mask)))
-                           : part);
+      parts.push_back(shift + plan.bits < 8
+                          ? Value(arith::AndIOp::create(b, part, splat(mask)))
+                          : part);
     }
     if (plan.map == Int8DotPlan::Map::Table) {
       // vpshufb looks up within each 128-bit lane: the table 4 times.
@@ -291,11 +291,11 @@ public:
           entries.push_back(int8_t(v));
       Value table = arith::ConstantOp::create(
           b, DenseElementsAttr::get(vecI8, ArrayRef<int8_t>(entries)));
-      for (Value &half : halves)
-        half = callIntrinsic(b, module, "llvm.x86.avx512.pshuf.b.512", vecI8,
-                             {table, half});
+      for (Value &part : parts)
+        part = callIntrinsic(b, module, "llvm.x86.avx512.pshuf.b.512", vecI8,
+                             {table, part});
     }
-    return halves;
+    return parts;
   }
 
   Value dot(ImplicitLocOpBuilder &b, Value acc, Value u, Value xq) const {
