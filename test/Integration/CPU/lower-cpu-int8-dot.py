@@ -35,8 +35,8 @@ import numpy as np
 
 import lowbit.numerics as nx
 from lowbit_run import dense
-from qmatmul_cases import (OUT_EPS, RANK, as_f64, case_grid, draw_extras,
-                           literal, tensor_type)
+from qmatmul_cases import (FORMATS, OUT_EPS, RANK, as_f64, case_grid, draw_extras,
+                           literal, schemes, tensor_type)
 from qmatmul_module import Module, host_flags, qmatmul_body, run_cpu, runner_libs
 
 # (block size or 0 = per channel, N, K). The last two are not covered.
@@ -204,6 +204,33 @@ def check(rng, options):
     return failures
 
 
+def check_nan(options):
+    """A NaN in a row of x gives NaN in that row's outputs (as the f32
+    kernels do), not a finite value from a garbage int8 code; the other row
+    stays finite."""
+    k, n = 256, 8
+    scheme, mlir = schemes(FORMATS[1], 128)  # int4, blocks of 128
+    buf = nx.quantize(np.random.default_rng(3).standard_normal((n, k))
+                      .astype(np.float32), scheme)
+    x = np.ones((2, k), np.float32)
+    x[0, 5] = np.nan
+    module = Module()
+    module.add("nan_row", qmatmul_body(
+        "dense<[" + ", ".join("[" + ", ".join("0x7FC00000" if np.isnan(v)
+                                              else "1.0" for v in row) + "]"
+                              for row in x) + "]> : tensor<2x256xf32>",
+        tensor_type((2, k), "f32"), dense(buf),
+        f"!lowbit.qtensor<{n}x{k}xf32, {mlir}>", tensor_type((2, n), "f32")),
+        (2, n), "f32")
+    (got,) = run_cpu(module.text(), options)
+    got = got.reshape(2, n)
+    ok = np.all(np.isnan(got[0])) and np.all(np.isfinite(got[1]))
+    print(f"NaN in x: row 0 {'all NaN' if np.all(np.isnan(got[0])) else got[0]}, "
+          f"row 1 {'finite' if np.all(np.isfinite(got[1])) else got[1]}"
+          f"{'' if ok else ' FAILED'}")
+    return 0 if ok else 1
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--options", default="dot=i8",
@@ -219,7 +246,7 @@ def main():
         print("skipped: no libomp.so next to the runner-utils libraries")
         return
     print(f"pipeline options: {options}")
-    failures = check(np.random.default_rng(7), options)
+    failures = check(np.random.default_rng(7), options) + check_nan(options)
     if failures:
         sys.exit(f"{failures} checks failed")
     print("all checks passed")

@@ -142,8 +142,10 @@ QuantizedActivations emitQuantizedActivations(ImplicitLocOpBuilder &b, Value x,
               Value col = mulIdx(jb, c, chunk);
               Value v = readRowChunk(jb, x, row, col, chunk);
               // dx = max|x| / 127; an all-zero chunk divides by 1 instead.
+              // A NaN in x makes dx NaN (maximumf propagates it), so the
+              // rows it reaches come out NaN as with the f32 kernels.
               Value maxAbs = vector::ReductionOp::create(
-                  jb, vector::CombiningKind::MAXNUMF,
+                  jb, vector::CombiningKind::MAXIMUMF,
                   math::AbsFOp::create(jb, v));
               Value scale = arith::DivFOp::create(
                   jb, maxAbs,
