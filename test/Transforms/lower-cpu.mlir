@@ -321,7 +321,7 @@ func.func @pair_int4(%x: tensor<1x128xf32>) -> tensor<1x8xf32> {
 // multiplied with x's bytes by two vpdpbusd; the int32 lanes are scaled by
 // a vector of the two blocks' scales (lanes 0-7 and 8-15) times x's scale.
 // I8-LABEL: func @int8_dot_nf4
-//       I8:   vector.reduction <maxnumf>
+//       I8:   vector.reduction <maximumf>
 //       I8:   math.roundeven
 //       I8:   arith.fptosi {{.*}} : vector<128xf32> to vector<128xi8>
 //       I8:   vector.shuffle {{.*}} [0, 2, 4, {{.*}}, 126, 1, 3, {{.*}}, 127]
