@@ -61,7 +61,8 @@ std::optional<Int8DotPlan> planInt8Dot(const nx::Scheme &scheme,
     // Two's complement to offset binary, every code of a byte at once:
     // u = q ^ 2^(bits-1), t = u − 2^(bits-1).
     plan.map = Int8DotPlan::Map::Xor;
-    plan.xorMask = plan.bits == 8 ? 0x80 : plan.bits == 4 ? 0x88 : 0xAA;
+    for (unsigned shift = 0; shift < 8; shift += plan.bits)
+      plan.xorMask |= uint8_t(1 << (shift + plan.bits - 1));
     plan.offset = 1 << (plan.bits - 1);
     return plan;
   case nx::Format::U8:
@@ -75,7 +76,7 @@ std::optional<Int8DotPlan> planInt8Dot(const nx::Scheme &scheme,
   default:
     return std::nullopt;
   }
-  // A codebook: u = round(t · factor) + 128. The smallest power of two
+  // A codebook: t ≈ round(t · factor) / factor. The smallest power of two
   // that makes every entry an integer in [-127, 127] is exact (FP4: 2);
   // otherwise the entries are rounded on a 127 / max|t| grid (NF4).
   std::vector<float> values = nx::codeValues(scheme);
