@@ -17,12 +17,16 @@
 #include "lowbit/Dialect/Lowbit/Transforms/Passes.h"
 #include "lowbit/Pipelines/Pipelines.h"
 
+#include "mlir/Conversion/VectorToGPU/VectorToGPU.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/TransformOps/GPUTransformOps.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/GPU/Utils/GPUUtils.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
 #include "mlir/IR/PatternMatch.h"
@@ -66,13 +70,20 @@ bool hasMapping(scf::ForallOp forall, bool block) {
                : isa<gpu::GPUThreadMappingAttr>((*mapping)[0]);
 }
 
+bool hasWarpMapping(scf::ForallOp forall) {
+  std::optional<ArrayAttr> mapping = forall.getMapping();
+  return mapping && mapping->size() == 1 &&
+         isa<gpu::GPUWarpMappingAttr>((*mapping)[0]);
+}
+
 /// scf.forall mapped to #gpu.block<x> -> gpu.launch.
 struct MapKernelToLaunchPass
     : PassWrapper<MapKernelToLaunchPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(MapKernelToLaunchPass)
   StringRef getArgument() const override { return "lowbit-gpu-map-kernels"; }
   void getDependentDialects(DialectRegistry &registry) const override {
-    registry.insert<gpu::GPUDialect, arith::ArithDialect>();
+    registry.insert<gpu::GPUDialect, arith::ArithDialect, affine::AffineDialect,
+                    nvgpu::NVGPUDialect>();
   }
 
   void runOnOperation() override {
@@ -112,9 +123,13 @@ struct MapKernelToLaunchPass
     }
     int64_t threads = 1;
     forall.getBody()->walk([&](scf::ForallOp inner) {
+      std::optional<int64_t> count = staticCount(inner);
+      if (!count)
+        return;
       if (hasMapping(inner, /*block=*/false))
-        if (std::optional<int64_t> count = staticCount(inner))
-          threads = std::max(threads, *count);
+        threads = std::max(threads, *count);
+      else if (hasWarpMapping(inner))
+        threads = std::max(threads, *count * kWarpSize);
     });
 
     Location loc = forall.getLoc();
@@ -154,6 +169,25 @@ struct MapKernelToLaunchPass
                                      gpu::AddressSpace::Workgroup));
       Value buffer = launch.addWorkgroupAttribution(shared, alloca.getLoc());
       rewriter.replaceOp(alloca, buffer);
+    }
+
+    // Warp-level contractions of f16 tiles in shared memory (the tensor-core
+    // kernel) become ldmatrix + mma.sync on the warp's lanes. Converted per
+    // warp forall: upstream's conversion would take scalar arithmetic
+    // elsewhere in the kernel for elementwise matrix operations.
+    SmallVector<scf::ForallOp> warpLoops;
+    body.walk([&](scf::ForallOp inner) {
+      if (hasWarpMapping(inner))
+        warpLoops.push_back(inner);
+    });
+    for (scf::ForallOp warpLoop : warpLoops) {
+      RewritePatternSet prepare(&getContext());
+      populatePrepareVectorToMMAPatterns(prepare, /*useNvGpu=*/true);
+      if (failed(applyPatternsGreedily(warpLoop, std::move(prepare))) ||
+          failed(convertVectorToNVVMCompatibleMMASync(rewriter, warpLoop)))
+        return warpLoop.emitOpError(
+            "lowbit GPU mapping: the warp's contractions could not be "
+            "converted to mma.sync");
     }
 
     rewriter.setInsertionPointToStart(&body);
@@ -196,6 +230,25 @@ struct LowerSubgroupReducePass
             return isa<arith::ConstantOp>(op);
           })))
         return signalPassFailure();
+  }
+};
+
+/// Workgroup buffers aligned to 16 bytes: the tensor-core kernel's tiles are
+/// stored with 128-bit stores and read by ldmatrix, which need it (LLVM
+/// would otherwise align a buffer to its element type only).
+struct AlignWorkgroupBuffersPass
+    : PassWrapper<AlignWorkgroupBuffersPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(AlignWorkgroupBuffersPass)
+  StringRef getArgument() const override {
+    return "lowbit-gpu-align-workgroup-buffers";
+  }
+  void runOnOperation() override {
+    Builder b(&getContext());
+    getOperation().walk([&](gpu::GPUFuncOp func) {
+      for (unsigned i = 0, e = func.getNumWorkgroupAttributions(); i < e; ++i)
+        func.setWorkgroupAttributionAttr(
+            i, LLVM::LLVMDialect::getAlignAttrName(), b.getI64IntegerAttr(16));
+    });
   }
 };
 
@@ -331,10 +384,13 @@ void buildGpuPipeline(OpPassManager &pm, const GpuPipelineOptions &options) {
   // Device code: vector transfers and structured control flow are lowered
   // first, then everything to NVVM in one conversion.
   pm.addPass(std::make_unique<RegisterNvvmTranslationPass>());
-  pipeline = "gpu-kernel-outlining," + attach +
+  if (failed(parsePassPipeline("gpu-kernel-outlining", pm)))
+    llvm::report_fatal_error("lowbit: the GPU pipeline does not parse");
+  pm.addPass(std::make_unique<AlignWorkgroupBuffersPass>());
+  pipeline = attach +
              ",gpu.module(convert-vector-to-scf,expand-strided-metadata,"
              "lower-affine,convert-scf-to-cf,convert-math-to-llvm,"
-             "convert-gpu-to-nvvm,canonicalize,cse,"
+             "convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,canonicalize,cse,"
              "reconcile-unrealized-casts)," +
              binary;
   if (failed(parsePassPipeline(pipeline, pm)))

@@ -56,6 +56,10 @@ GPU_BLOCKS = [(32, 37, 96), (64, 19, 128), (128, 11, 256), (0, 13, 45)]
 GPU_EXACT_BLOCKS = [(32, 9, 64), (0, 6, 45)]
 GPU_BATCHES = [(1,), (3,), (16,), (2, 8)]
 MAX_GPU_BATCH = 16
+# Batches above the decode regime: f16 activations take the tensor-core
+# kernel (64 x 64 tiles, partial ones included), others row tiles of 16.
+GPU_PREFILL_BATCHES = [(64,), (17,), (2, 40), (256,)]
+GPU_PREFILL_ACTIVATIONS = ["f16", "f16", "bf16", "f16", "f32"]
 ACTIVATIONS = ["f32", "f16", "bf16"]
 EXTRAS = ["none", "bias", "lora", "bias+lora"]
 # LoRA factors of the cases: rank and scale.
@@ -116,16 +120,16 @@ class Case:
         self.__dict__.update(fields)
 
 
-def case_grid(rng, blocks, batches, dynamic=False):
+def case_grid(rng, blocks, batches, dynamic=False, activations=ACTIVATIONS):
     """Every format x (block, N, K) of `blocks`, with the batch, activation
-    type and extras rotating across the grid (and, with `dynamic`, a
-    dynamic batch for some batch-1 cases); weights and x are drawn from
-    `rng` as each case is reached."""
+    type (from `activations`) and extras rotating across the grid (and,
+    with `dynamic`, a dynamic batch for some batch-1 cases); weights and x
+    are drawn from `rng` as each case is reached."""
     for i, fmt in enumerate(FORMATS):
         for j, (block, n, k) in enumerate(blocks):
             scheme, mlir = schemes(fmt, block)
             batch = batches[(i + j) % len(batches)]
-            act = ACTIVATIONS[(i + 2 * j) % 3]
+            act = activations[(i + 2 * j) % len(activations)]
             w = rng.standard_normal((n, k)).astype(np.float32)
             buf = nx.quantize(w, scheme)
             yield Case(
@@ -135,6 +139,19 @@ def case_grid(rng, blocks, batches, dynamic=False):
                 buf=buf,
                 wq=nx.dequantize(buf, scheme, (n, k)).astype(np.float64),
                 x=to_dtype(rng.standard_normal(batch + (k,)), act))
+
+
+def codes_exact_in_f16(case):
+    """Whether f16 holds every code value of the case's format. Where it
+    does not (NF4), the GPU tensor-core kernel splits each value into two
+    f16 parts, exact to 2^-20 relative or better, which its error bound
+    must allow for."""
+    if case.fmt[1] == "nf4":
+        return False
+    if case.fmt[1] == "lut":
+        t = np.asarray(LUT, dtype=np.float32)
+        return bool(np.all(t.astype(np.float16).astype(np.float32) == t))
+    return True  # integers, FP4 and FP8 values are f16 values
 
 
 def draw_extras(rng, case, x64):

@@ -9,7 +9,7 @@
 // CHECK: gpu.binary @int4_g128_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90">
 // CHECK-SAME: .target sm_90
 // CHECK-SAME: .entry int4_g128_kernel(
-// CHECK-SAME: .shared .align 4 .b8 __wg_int4_g128_kernel_0[512]
+// CHECK-SAME: .shared .align 16 .b8 __wg_int4_g128_kernel_0[512]
 // CHECK-SAME: ld.global.v4.{{[bu]}}32
 // CHECK-SAME: fma.rn.f32
 // CHECK-SAME: bar.sync

@@ -31,8 +31,11 @@ import lowbit
 from cuda_device import gpu_chip
 from lowbit_run import dense
 from qmatmul_cases import (FORMATS, LORA_SCALE, OUT_EPS, RANK, as_f64,
-                           case_grid, draw_extras, exact_weight, tensor_type)
+                           case_grid, codes_exact_in_f16, draw_extras,
+                           exact_weight, tensor_type)
 from qmatmul_cases import GPU_BATCHES as BATCHES
+from qmatmul_cases import GPU_PREFILL_ACTIVATIONS as PREFILL_ACTIVATIONS
+from qmatmul_cases import GPU_PREFILL_BATCHES as PREFILL_BATCHES
 from qmatmul_cases import GPU_BLOCKS as BLOCKS
 from qmatmul_cases import GPU_EXACT_BLOCKS as EXACT_BLOCKS
 from qmatmul_cases import MAX_GPU_BATCH as MAX_BATCH
@@ -91,9 +94,11 @@ def exact_cases(rng, module):
     return cases
 
 
-def matmul_cases(rng, module):
+def matmul_cases(rng, module, batches, activations=None, prefix="mm"):
     cases = []
-    for case in case_grid(rng, BLOCKS, BATCHES):
+    grid = (case_grid(rng, BLOCKS, batches) if activations is None else
+            case_grid(rng, BLOCKS, batches, activations=activations))
+    for case in grid:
         fmt, block, n, k = case.fmt, case.block, case.n, case.k
         mlir, batch, act = case.mlir, case.batch, case.act
         extra, buf, wq, x = case.extra, case.buf, case.wq, case.x
@@ -111,12 +116,14 @@ def matmul_cases(rng, module):
             inputs.append(extras.bias)
         want = want + extras.want
         magnitude = magnitude + extras.magnitude
-        name = f"mm_{fmt[0]}_{block}"
+        name = f"{prefix}_{fmt[0]}_{block}"
         module.add(name, params, qmatmul_body(
             dense(buf), q, xt, tensor_type(batch + (n,), act), bias_type,
             lora_arg))
         bound = ((k + RANK + 4) * 2.0 ** -23 * magnitude +
                  OUT_EPS[act] * np.abs(want) + 1e-6)
+        if not codes_exact_in_f16(case):
+            bound = bound + 2.0 ** -20 * magnitude
         cases.append((name, inputs, act, want, bound,
                       f"batch {'x'.join(map(str, batch))}, {act}, {extra}"))
     return cases
@@ -149,7 +156,9 @@ def main():
     rng = np.random.default_rng(2026)
     module = Module()
     exact = exact_cases(rng, module)
-    matmul = matmul_cases(rng, module)
+    matmul = (matmul_cases(rng, module, BATCHES) +
+              matmul_cases(rng, module, PREFILL_BATCHES, PREFILL_ACTIVATIONS,
+                           prefix="prefill"))
     model = lowbit.load(compile_module(work, module.text(), chip))
     print(f"compiled {len(module.funcs)} entry points for {chip}")
 

@@ -1,19 +1,25 @@
 # RUN: %python %s
 """lowbit-lower-gpu's kernel form computes lowbit.qmatmul correctly.
 
-The GPU kernel form (blocks of 4 warps, a warp per row of W, 16-byte
-chunks decoded in registers, warp-level sums) runs on the CPU through
-lowbit-gpu-kernel-cpu-pipeline; no GPU is needed. For every format (zero
-points, scale types, double quantization), blocks 32/64/128 and per-channel
-(N and K not multiples of the warp or chunk size), batches 1, 3, 16 and
-2x8, f32/f16/bf16 activations, with and without bias and LoRA:
+The GPU kernel forms run on the CPU through lowbit-gpu-kernel-cpu-pipeline; no
+GPU is needed: the decode kernel (blocks of 4 warps, a warp per row of W,
+16-byte chunks decoded in registers, warp-level sums) and the tensor-core
+kernel (64 x 64 tiles of f16 through shared memory, warp-level
+contractions). For every format (zero points, scale types, double
+quantization), blocks 32/64/128 and per-channel (N and K not multiples of
+the warp, chunk or tile size), batches 1, 3, 16 and 2x8 and, above the
+decode regime, 17, 64, 2x40 and 256 (mostly f16, which takes tensor cores
+where the format allows; bf16 and f32 take row tiles of the decode
+kernel), f32/f16/bf16 activations, with and without bias and LoRA:
 
 1. decoded weights are bit-exact: with one-hot rows of x (16 per call, the
    largest decode-regime batch), y[m, n] is exactly W[n, k_m], compared bit
    for bit with the numerics core's dequantize (fp8 also sets every
    non-NaN code);
 2. y agrees with numpy (float64) on the numerics core's dequantized
-   weights within the error of f32 accumulation over K.
+   weights within the error of f32 accumulation over K (plus 2^-20 of
+   the magnitude where the tensor-core kernel splits NF4 values into two
+   f16 parts).
 
 All cases run in one module: mlir-runner starts once.
 """
@@ -27,10 +33,13 @@ import numpy as np
 
 from lowbit_run import dense, memrefs, opt
 from qmatmul_cases import (FORMATS, OUT_EPS, RANK, as_f64, case_grid,
-                           draw_extras, exact_weight, literal, tensor_type)
+                           codes_exact_in_f16, draw_extras, exact_weight,
+                           literal, tensor_type)
 from qmatmul_cases import GPU_BATCHES as BATCHES
 from qmatmul_cases import GPU_BLOCKS as BLOCKS
 from qmatmul_cases import GPU_EXACT_BLOCKS as EXACT_BLOCKS
+from qmatmul_cases import GPU_PREFILL_ACTIVATIONS as PREFILL_ACTIVATIONS
+from qmatmul_cases import GPU_PREFILL_BATCHES as PREFILL_BATCHES
 from qmatmul_cases import MAX_GPU_BATCH as MAX_BATCH
 from qmatmul_module import Module, qmatmul_body
 
@@ -54,9 +63,11 @@ def exact_cases(rng, module):
     return cases
 
 
-def matmul_cases(rng, module):
+def matmul_cases(rng, module, batches, activations=None, prefix="mm"):
     cases = []
-    for case in case_grid(rng, BLOCKS, BATCHES):
+    grid = (case_grid(rng, BLOCKS, batches) if activations is None else
+            case_grid(rng, BLOCKS, batches, activations=activations))
+    for case in grid:
         fmt, block, n, k = case.fmt, case.block, case.n, case.k
         mlir, batch, act = case.mlir, case.batch, case.act
         extra, buf, wq, x = case.extra, case.buf, case.wq, case.x
@@ -69,12 +80,14 @@ def matmul_cases(rng, module):
         want = want + extras.want
         magnitude = magnitude + extras.magnitude
         yshape = batch + (n,)
-        name = f"mm_{fmt[0]}_{block}"
+        name = f"{prefix}_{fmt[0]}_{block}"
         module.add(name, qmatmul_body(
             literal(x, act), tensor_type(batch + (k,), act), dense(buf), q,
             tensor_type(yshape, act), bias_arg, lora_arg), yshape, act)
         bound = ((k + RANK + 4) * 2.0 ** -23 * magnitude +
                  OUT_EPS[act] * np.abs(want) + 1e-6)
+        if not codes_exact_in_f16(case):
+            bound = bound + 2.0 ** -20 * magnitude
         cases.append((name, want.ravel(), bound.ravel(),
                       f"batch {'x'.join(map(str, batch))}, {act}, {extra}"))
     return cases
@@ -100,7 +113,9 @@ def main():
     rng = np.random.default_rng(2025)
     module = Module()
     exact = exact_cases(rng, module)
-    matmul = matmul_cases(rng, module)
+    matmul = (matmul_cases(rng, module, BATCHES) +
+              matmul_cases(rng, module, PREFILL_BATCHES, PREFILL_ACTIVATIONS,
+                           prefix="prefill"))
     got = run(module.text())
     if len(got) != len(exact) + len(matmul):
         sys.exit(f"expected {len(exact) + len(matmul)} results, got {len(got)}")

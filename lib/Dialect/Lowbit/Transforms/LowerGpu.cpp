@@ -1,17 +1,20 @@
-//===- LowerGpu.cpp - Decode-regime GPU kernel form of lowbit.qmatmul -----===//
+//===- LowerGpu.cpp - GPU kernel forms of lowbit.qmatmul ------------------===//
 //
-// lowbit.qmatmul with a static batch of 1 to 16 rows becomes a target-
-// independent GPU kernel written with upstream ops (docs/CodegenGPU.md):
+// lowbit.qmatmul with a static batch becomes a target-independent GPU
+// kernel written with upstream ops (docs/CodegenGPU.md). Batches of more
+// than 16 rows with f16 activations take the tensor-core kernel
+// (GpuMmaKernel.h); every other batch this decode kernel, in tiles of up to
+// 16 rows of x:
 //
-//   scf.forall %tile in (ceil(N / 4))              #gpu.block<x>
+//   scf.forall %tile in (ceil(N / 4) * row tiles)  #gpu.block<x>
 //     memref.alloca_scope
-//       %partial = memref.alloca : [M, 128] f32    block-level: shared memory
+//       %partial = memref.alloca : [R, 128] f32    block-level: shared memory
 //       scf.forall %t in (128)                     #gpu.thread<x>
 //         warp n = tile * 4 + t / 32, lane = t % 32
 //         for chunk c = lane; c < K / C; c += 32   16 packed bytes per step
 //           bytes = vector.load W[row n, chunk c]  vector<16xi8>
 //           w = decode(bytes) * scale ...          vector<C x f32>, bit-exact
-//           acc[m] = fma(x[m, c*C + i], w[i], acc[m])   for every m, i
+//           acc[m] = fma(x[m, c*C + i], w[i], acc[m])   for the tile's rows
 //         %partial[m, t] = acc[m]
 //       scf.forall %t in (128)                     #gpu.thread<x>
 //         s[m] = gpu.subgroup_reduce add %partial[m, t] cluster(size = 32)
@@ -24,7 +27,10 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CpuKernelSupport.h"
 #include "GpuDecode.h"
+#include "GpuKernelSupport.h"
+#include "GpuMmaKernel.h"
 #include "PackedAccess.h"
 
 #include "lowbit/Dialect/Lowbit/IR/LowbitOps.h"
@@ -52,24 +58,13 @@ namespace {
 
 /// A warp per row of W, four warps per block; a thread reads 16 packed
 /// bytes per step (one 128-bit load), the widest load a GPU thread issues.
-constexpr int64_t kWarpSize = 32;
 constexpr int64_t kWarpsPerBlock = 4;
-constexpr int64_t kThreads = kWarpSize * kWarpsPerBlock;
+constexpr int64_t kThreads = kGpuWarpSize * kWarpsPerBlock;
 constexpr int64_t kChunkBytes = 16;
-/// The decode regime: every row of x is multiplied with each decoded chunk.
-constexpr int64_t kMaxBatch = 16;
-
-Value cIdx(ImplicitLocOpBuilder &b, int64_t v) {
-  return arith::ConstantIndexOp::create(b, v);
-}
-Value cF32(ImplicitLocOpBuilder &b, float v) {
-  return arith::ConstantFloatOp::create(b, b.getF32Type(), APFloat(v));
-}
-Value toF32(ImplicitLocOpBuilder &b, Value v) {
-  if (v.getType().isF32())
-    return v;
-  return arith::ExtFOp::create(b, b.getF32Type(), v);
-}
+/// Rows of x per block of the decode kernel: each decoded chunk of W is
+/// multiplied with all of them. Larger batches take several row tiles or,
+/// with f16 activations, the tensor-core kernel.
+constexpr int64_t kRowTile = 16;
 
 /// Largest power of two dividing every value, at most 16.
 int64_t commonAlignment(ArrayRef<int64_t> values) {
@@ -77,61 +72,6 @@ int64_t commonAlignment(ArrayRef<int64_t> values) {
   for (int64_t v : values)
     g = std::gcd(g, v);
   return g & -g;
-}
-
-Value toBuffer(ImplicitLocOpBuilder &b, Value tensor) {
-  auto type = cast<RankedTensorType>(tensor.getType());
-  return bufferization::ToBufferOp::create(
-      b, MemRefType::get(type.getShape(), type.getElementType()), tensor,
-      /*read_only=*/true);
-}
-
-/// scf.forall %iv in (count) with `mapping`, body built by `body(iv)`.
-void createForall(ImplicitLocOpBuilder &b, int64_t count, Attribute mapping,
-                  function_ref<void(ImplicitLocOpBuilder &, Value)> body) {
-  scf::ForallOp::create(b, ArrayRef<OpFoldResult>{b.getIndexAttr(count)},
-                        ValueRange{}, b.getArrayAttr({mapping}),
-                        [&](OpBuilder &nb, Location loc, ValueRange ivs) {
-                          ImplicitLocOpBuilder ib(loc, nb);
-                          body(ib, ivs[0]);
-                          scf::InParallelOp::create(ib);
-                        });
-}
-
-/// A block of `threads` threads that each compute `m` partial sums and then
-/// reduce them across groups of 32 lanes:
-///   partial(t) -> m values; finish(t, sums) for the reduced sums.
-void emitBlockReduction(
-    ImplicitLocOpBuilder &b, int64_t m, int64_t threads,
-    function_ref<SmallVector<Value>(ImplicitLocOpBuilder &, Value)> partial,
-    function_ref<void(ImplicitLocOpBuilder &, Value, ArrayRef<Value>)> finish) {
-  MLIRContext *ctx = b.getContext();
-  auto thread = gpu::GPUThreadMappingAttr::get(ctx, gpu::MappingId::DimX);
-  // Scoped so that a CPU loop over blocks reuses one stack buffer.
-  auto scope = memref::AllocaScopeOp::create(b, TypeRange{});
-  OpBuilder::InsertionGuard guard(b);
-  b.createBlock(&scope.getBodyRegion());
-  ImplicitLocOpBuilder &sb = b;
-  Value partials = memref::AllocaOp::create(
-      sb, MemRefType::get({m, threads}, sb.getF32Type()));
-  createForall(sb, threads, thread, [&](ImplicitLocOpBuilder &tb, Value t) {
-    SmallVector<Value> values = partial(tb, t);
-    for (int64_t i = 0; i < m; ++i)
-      memref::StoreOp::create(tb, values[i], partials,
-                              ValueRange{cIdx(tb, i), t});
-  });
-  createForall(sb, threads, thread, [&](ImplicitLocOpBuilder &tb, Value t) {
-    SmallVector<Value> sums;
-    for (int64_t i = 0; i < m; ++i) {
-      Value v =
-          memref::LoadOp::create(tb, partials, ValueRange{cIdx(tb, i), t});
-      sums.push_back(gpu::SubgroupReduceOp::create(
-          tb, v, gpu::AllReduceOperation::ADD, /*uniform=*/false,
-          uint32_t(kWarpSize)));
-    }
-    finish(tb, t, sums);
-  });
-  memref::AllocaScopeReturnOp::create(sb);
 }
 
 struct GpuQMatmulLowering : OpConversionPattern<QMatmulOp> {
@@ -143,165 +83,136 @@ struct GpuQMatmulLowering : OpConversionPattern<QMatmulOp> {
                   ConversionPatternRewriter &rewriter) const override {
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     QTensorType weightType = op.getWeight().getType();
-    int64_t n = weightType.getShape()[0], k = weightType.getShape()[1];
     RankedTensorType resultType = op.getType();
     Type resultElement = resultType.getElementType();
 
     Value x = collapseToMatrix(b, b.getLoc(), op.getInput()); // [M, K]
-    int64_t m = cast<RankedTensorType>(x.getType()).getDimSize(0);
-    if (ShapedType::isDynamic(m) || m > kMaxBatch)
-      return rewriter.notifyMatchFailure(op, "not a decode-regime batch");
+    GpuMatmulBuffers q;
+    q.m = cast<RankedTensorType>(x.getType()).getDimSize(0);
+    q.n = weightType.getShape()[0];
+    q.k = weightType.getShape()[1];
+    if (ShapedType::isDynamic(q.m))
+      return rewriter.notifyMatchFailure(op, "dynamic batch");
 
     // The kernel form works on buffers: foralls without results, as the GPU
     // mapping expects. Bufferization folds these into the real buffers.
-    Value xm = toBuffer(b, x);
-    Value wm = toBuffer(b, adaptor.getWeight());
+    q.x = gpuToBuffer(b, x);
+    q.weight = gpuToBuffer(b, adaptor.getWeight());
     PackedScalarReader reader(b, b.getLoc(), weightType, adaptor.getWeight(),
                               /*wordReads=*/true);
     RegisterDecoder decoder(weightType);
-    Value bias = op.getBias() ? toBuffer(b, op.getBias()) : Value();
-    Value loraB = op.hasLora() ? toBuffer(b, op.getLoraB()) : Value();
-    int64_t rank =
-        op.hasLora() ? op.getLoraA().getType().getShape()[0] : int64_t(0);
-    Value y =
-        memref::AllocOp::create(b, MemRefType::get({m, n}, resultElement));
-
-    Value xa;
+    q.bias = op.getBias() ? gpuToBuffer(b, op.getBias()) : Value();
+    q.y =
+        memref::AllocOp::create(b, MemRefType::get({q.m, q.n}, resultElement));
     if (op.hasLora()) {
-      xa = memref::AllocOp::create(b,
-                                   MemRefType::get({m, rank}, b.getF32Type()));
-      emitLoraDown(b, xm, toBuffer(b, op.getLoraA()), xa, m, k, rank);
+      q.rank = op.getLoraA().getType().getShape()[0];
+      q.loraB = gpuToBuffer(b, op.getLoraB());
+      q.loraScale = op.getLoraScaleValue();
+      q.xa = memref::AllocOp::create(
+          b, MemRefType::get({q.m, q.rank}, b.getF32Type()));
+      emitGpuLoraDown(b, q, gpuToBuffer(b, op.getLoraA()));
     }
 
-    auto block =
-        gpu::GPUBlockMappingAttr::get(b.getContext(), gpu::MappingId::DimX);
-    int64_t tiles = (n + kWarpsPerBlock - 1) / kWarpsPerBlock;
-    createForall(b, tiles, block, [&](ImplicitLocOpBuilder &tb, Value tile) {
-      // Row of W of thread t, and whether it exists (the last tile may be
-      // partial; its idle warps still take part in the block's barriers).
-      auto rowOf = [&](ImplicitLocOpBuilder &ib, Value t) {
-        Value warp = arith::DivUIOp::create(ib, t, cIdx(ib, kWarpSize));
-        Value row = arith::AddIOp::create(
-            ib, arith::MulIOp::create(ib, tile, cIdx(ib, kWarpsPerBlock)),
-            warp);
-        Value valid = arith::CmpIOp::create(ib, arith::CmpIPredicate::ult, row,
-                                            cIdx(ib, n));
-        return std::make_pair(row, valid);
-      };
-      emitBlockReduction(
-          tb, m, kThreads,
-          [&](ImplicitLocOpBuilder &ib, Value t) {
-            auto [row, valid] = rowOf(ib, t);
-            Value lane = arith::RemUIOp::create(ib, t, cIdx(ib, kWarpSize));
-            SmallVector<Type> types(m, ib.getF32Type());
-            auto ifOp = scf::IfOp::create(ib, types, valid, /*else=*/true);
-            {
-              OpBuilder::InsertionGuard guard(ib);
-              ib.setInsertionPointToStart(ifOp.thenBlock());
-              scf::YieldOp::create(
-                  ib, emitRowDots(ib, reader, decoder, wm, xm, m, row, lane));
-              ib.setInsertionPointToStart(ifOp.elseBlock());
-              scf::YieldOp::create(ib, SmallVector<Value>(m, cF32(ib, 0.0f)));
-            }
-            return SmallVector<Value>(ifOp.getResults());
-          },
-          [&](ImplicitLocOpBuilder &ib, Value t, ArrayRef<Value> sums) {
-            auto [row, valid] = rowOf(ib, t);
-            Value lane = arith::RemUIOp::create(ib, t, cIdx(ib, kWarpSize));
-            Value first = arith::CmpIOp::create(ib, arith::CmpIPredicate::eq,
-                                                lane, cIdx(ib, 0));
-            auto ifOp = scf::IfOp::create(
-                ib, TypeRange{}, arith::AndIOp::create(ib, valid, first),
-                /*else=*/false);
-            OpBuilder::InsertionGuard guard(ib);
-            ib.setInsertionPointToStart(ifOp.thenBlock());
-            for (int64_t i = 0; i < m; ++i) {
-              Value total = sums[i];
-              if (bias)
-                total = arith::AddFOp::create(
-                    ib, total,
-                    toF32(ib,
-                          memref::LoadOp::create(ib, bias, ValueRange{row})));
-              if (xa) {
-                Value lora = cF32(ib, 0.0f);
-                for (int64_t j = 0; j < rank; ++j)
-                  lora = math::FmaOp::create(
-                      ib,
-                      memref::LoadOp::create(
-                          ib, xa, ValueRange{cIdx(ib, i), cIdx(ib, j)}),
-                      toF32(ib, memref::LoadOp::create(
-                                    ib, loraB, ValueRange{row, cIdx(ib, j)})),
-                      lora);
-                total = arith::AddFOp::create(
-                    ib, total,
-                    arith::MulFOp::create(
-                        ib, cF32(ib, float(op.getLoraScaleValue())), lora));
-              }
-              if (resultElement != ib.getF32Type())
-                total = arith::TruncFOp::create(ib, resultElement, total);
-              memref::StoreOp::create(ib, total, y,
-                                      ValueRange{cIdx(ib, i), row});
-            }
-          });
-    });
+    Type xElement = cast<RankedTensorType>(x.getType()).getElementType();
+    if (q.m > kRowTile && useMmaKernel(weightType, xElement))
+      emitMmaQMatmul(b, q, reader, decoder);
+    else
+      emitDecodeKernel(b, q, reader, decoder);
 
     Value result = bufferization::ToTensorOp::create(
-        b, RankedTensorType::get({m, n}, resultElement), y, b.getUnitAttr(),
-        b.getUnitAttr());
+        b, RankedTensorType::get({q.m, q.n}, resultElement), q.y,
+        b.getUnitAttr(), b.getUnitAttr());
     rewriter.replaceOp(op, restoreBatchDims(b, b.getLoc(), result,
-                                            op.getInput(), resultType, n));
+                                            op.getInput(), resultType, q.n));
     return success();
   }
 
 private:
-  /// xa = x·Aᵀ [M, r] in f32: one block of one warp per row of A, lanes
-  /// striding over K.
-  static void emitLoraDown(ImplicitLocOpBuilder &b, Value xm, Value a, Value xa,
-                           int64_t m, int64_t k, int64_t rank) {
+  /// The SIMT kernel: blocks of 4 warps, a warp per row of W and all rows of
+  /// a tile of up to 16 rows of x, lanes striding over the row's chunks.
+  static void emitDecodeKernel(ImplicitLocOpBuilder &b,
+                               const GpuMatmulBuffers &q,
+                               PackedScalarReader &reader,
+                               const RegisterDecoder &decoder) {
+    int64_t rows = std::min(q.m, kRowTile);
+    int64_t rowTiles = (q.m + rows - 1) / rows;
+    int64_t colTiles = (q.n + kWarpsPerBlock - 1) / kWarpsPerBlock;
+    bool partialRowTile = q.m % rows != 0;
     auto block =
         gpu::GPUBlockMappingAttr::get(b.getContext(), gpu::MappingId::DimX);
-    createForall(b, rank, block, [&](ImplicitLocOpBuilder &tb, Value j) {
-      emitBlockReduction(
-          tb, m, kWarpSize,
-          [&](ImplicitLocOpBuilder &ib, Value t) {
-            auto loop = scf::ForOp::create(
-                ib, t, cIdx(ib, k), cIdx(ib, kWarpSize),
-                SmallVector<Value>(m, cF32(ib, 0.0f)),
-                [&](OpBuilder &nb, Location loc, Value col, ValueRange accs) {
-                  ImplicitLocOpBuilder lb(loc, nb);
-                  Value av = toF32(
-                      lb, memref::LoadOp::create(lb, a, ValueRange{j, col}));
-                  SmallVector<Value> next;
-                  for (int64_t i = 0; i < m; ++i)
-                    next.push_back(math::FmaOp::create(
-                        lb,
-                        toF32(lb, memref::LoadOp::create(
-                                      lb, xm, ValueRange{cIdx(lb, i), col})),
-                        av, accs[i]));
-                  scf::YieldOp::create(lb, next);
-                });
-            return SmallVector<Value>(loop.getResults());
-          },
-          [&](ImplicitLocOpBuilder &ib, Value t, ArrayRef<Value> sums) {
-            Value first = arith::CmpIOp::create(ib, arith::CmpIPredicate::eq, t,
-                                                cIdx(ib, 0));
-            auto ifOp = scf::IfOp::create(ib, TypeRange{}, first, false);
-            OpBuilder::InsertionGuard guard(ib);
-            ib.setInsertionPointToStart(ifOp.thenBlock());
-            for (int64_t i = 0; i < m; ++i)
-              memref::StoreOp::create(ib, sums[i], xa,
-                                      ValueRange{cIdx(ib, i), j});
-          });
-    });
+    createGpuForall(
+        b, colTiles * rowTiles, block, [&](ImplicitLocOpBuilder &tb, Value id) {
+          Value tile = arith::RemUIOp::create(tb, id, cIdx(tb, colTiles));
+          Value firstRow = mulIdx(
+              tb, arith::DivUIOp::create(tb, id, cIdx(tb, colTiles)), rows);
+          SmallVector<Value> xRows;
+          for (int64_t i = 0; i < rows; ++i)
+            xRows.push_back(
+                clampRow(tb, addIdx(tb, firstRow, cIdx(tb, i)), q.m));
+          // Row of W of thread t, and whether it exists (the last tile may
+          // be partial; its idle warps still take part in the barriers).
+          auto rowOf = [&](ImplicitLocOpBuilder &ib, Value t) {
+            Value warp = arith::DivUIOp::create(ib, t, cIdx(ib, kGpuWarpSize));
+            Value row = addIdx(ib, mulIdx(ib, tile, kWarpsPerBlock), warp);
+            Value valid = arith::CmpIOp::create(ib, arith::CmpIPredicate::ult,
+                                                row, cIdx(ib, q.n));
+            return std::make_pair(row, valid);
+          };
+          emitWarpSums(
+              tb, rows, kThreads,
+              [&](ImplicitLocOpBuilder &ib, Value t) {
+                auto [row, valid] = rowOf(ib, t);
+                Value lane =
+                    arith::RemUIOp::create(ib, t, cIdx(ib, kGpuWarpSize));
+                SmallVector<Type> types(rows, ib.getF32Type());
+                auto ifOp = scf::IfOp::create(ib, types, valid, /*else=*/true);
+                OpBuilder::InsertionGuard guard(ib);
+                ib.setInsertionPointToStart(ifOp.thenBlock());
+                scf::YieldOp::create(ib,
+                                     emitRowDots(ib, reader, decoder, q.weight,
+                                                 q.x, xRows, row, lane));
+                ib.setInsertionPointToStart(ifOp.elseBlock());
+                scf::YieldOp::create(
+                    ib, SmallVector<Value>(rows, gpuF32(ib, 0.0f)));
+                return SmallVector<Value>(ifOp.getResults());
+              },
+              [&](ImplicitLocOpBuilder &ib, Value t, ArrayRef<Value> sums) {
+                auto [row, valid] = rowOf(ib, t);
+                Value lane =
+                    arith::RemUIOp::create(ib, t, cIdx(ib, kGpuWarpSize));
+                Value first = arith::CmpIOp::create(
+                    ib, arith::CmpIPredicate::eq, lane, cIdx(ib, 0));
+                auto ifOp = scf::IfOp::create(
+                    ib, TypeRange{}, arith::AndIOp::create(ib, valid, first),
+                    /*else=*/false);
+                OpBuilder::InsertionGuard guard(ib);
+                ib.setInsertionPointToStart(ifOp.thenBlock());
+                for (int64_t i = 0; i < rows; ++i) {
+                  Value xRow = addIdx(ib, firstRow, cIdx(ib, i));
+                  if (!partialRowTile) {
+                    storeGpuOutput(ib, q, xRow, row, sums[i]);
+                    continue;
+                  }
+                  auto inside = scf::IfOp::create(
+                      ib, TypeRange{},
+                      arith::CmpIOp::create(ib, arith::CmpIPredicate::ult, xRow,
+                                            cIdx(ib, q.m)),
+                      false);
+                  OpBuilder::InsertionGuard inner(ib);
+                  ib.setInsertionPointToStart(inside.thenBlock());
+                  storeGpuOutput(ib, q, xRow, row, sums[i]);
+                }
+              });
+        });
   }
 
   /// Lane `lane`'s share of Σ_k x[i, k] · W[row, k] for every row i of x:
   /// chunks lane, lane + 32, ... of the row's codes, each decoded once.
-  static SmallVector<Value> emitRowDots(ImplicitLocOpBuilder &b,
-                                        PackedScalarReader &reader,
-                                        const RegisterDecoder &decoder,
-                                        Value wm, Value xm, int64_t m,
-                                        Value row, Value lane) {
+  static SmallVector<Value>
+  emitRowDots(ImplicitLocOpBuilder &b, PackedScalarReader &reader,
+              const RegisterDecoder &decoder, Value wm, Value xm,
+              ArrayRef<Value> xRows, Value row, Value lane) {
+    int64_t m = xRows.size();
     const nx::Scheme &scheme = reader.getScheme();
     const nx::PackedLayout &layout = reader.getLayout();
     int64_t bits = decoder.getBits();
@@ -372,12 +283,12 @@ private:
       for (int64_t i = 0; i < m; ++i) {
         Value xv = vector::LoadOp::create(
             ib, VectorType::get({count}, xElement), xm,
-            ValueRange{cIdx(ib, i), col}, /*nontemporal=*/false,
+            ValueRange{xRows[i], col}, /*nontemporal=*/false,
             llvm::MaybeAlign(xAlign));
         if (!xElement.isF32())
           xv = arith::ExtFOp::create(
               ib, VectorType::get({count}, ib.getF32Type()), xv);
-        Value sum = scaleAfter ? cF32(ib, 0.0f) : next[i];
+        Value sum = scaleAfter ? gpuF32(ib, 0.0f) : next[i];
         for (int64_t e = 0; e < count; ++e)
           sum = math::FmaOp::create(
               ib, vector::ExtractOp::create(ib, xv, ArrayRef<int64_t>{e}),
@@ -388,9 +299,9 @@ private:
       return next;
     };
 
-    SmallVector<Value> accs(m, cF32(b, 0.0f));
+    SmallVector<Value> accs(m, gpuF32(b, 0.0f));
     auto loop = scf::ForOp::create(
-        b, lane, cIdx(b, full), cIdx(b, kWarpSize), accs,
+        b, lane, cIdx(b, full), cIdx(b, kGpuWarpSize), accs,
         [&](OpBuilder &nb, Location loc, Value chunk, ValueRange args) {
           ImplicitLocOpBuilder lb(loc, nb);
           scf::YieldOp::create(lb, step(lb, chunk, codes, align, args));
@@ -400,7 +311,7 @@ private:
       // The short last chunk of a per-channel row, on the lane whose turn
       // it is.
       Value mine = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane,
-                                         cIdx(b, full % kWarpSize));
+                                         cIdx(b, full % kGpuWarpSize));
       auto ifOp = scf::IfOp::create(b, SmallVector<Type>(m, b.getF32Type()),
                                     mine, /*else=*/true);
       OpBuilder::InsertionGuard guard(b);
@@ -424,23 +335,12 @@ struct LowerGpuPass : mlir::lowbit::impl::LowbitLowerGpuBase<LowerGpuPass> {
     ModuleOp module = getOperation();
     WalkResult checked = module.walk([&](QMatmulOp op) {
       auto x = op.getInput().getType();
-      int64_t m = 1;
       for (int64_t i = 0; i + 1 < x.getRank(); ++i) {
         if (x.isDynamicDim(i)) {
           op.emitOpError("lowbit-lower-gpu: a dynamic batch is not supported "
-                         "yet; the decode-regime kernel needs a static batch "
-                         "of 1 to ")
-              << kMaxBatch << " rows";
+                         "yet; the GPU kernels need a static number of rows");
           return WalkResult::interrupt();
         }
-        m *= x.getDimSize(i);
-      }
-      if (m > kMaxBatch) {
-        op.emitOpError("lowbit-lower-gpu: batch ")
-            << m << " is not supported yet; the decode-regime kernel handles "
-            << "1 to " << kMaxBatch
-            << " rows (a tensor-core prefill kernel is future work)";
-        return WalkResult::interrupt();
       }
       return WalkResult::advance();
     });

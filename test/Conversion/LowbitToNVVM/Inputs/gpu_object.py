@@ -1,5 +1,6 @@
-"""Writes the object (PTX text or cubin) of the first gpu.binary in MLIR
-text read from stdin to the file named by argv[1].
+"""Writes the object (PTX text or cubin) of a gpu.binary in MLIR text read
+from stdin to the file named by argv[1]: the first one, or the one named
+by argv[2] (its symbol without the @).
 
 MLIR prints the object as a string attribute with `\\XX` hex escapes for
 non-printable bytes and `\\\\` for a backslash.
@@ -11,9 +12,10 @@ import sys
 
 def main():
     text = sys.stdin.read()
-    line = next((l for l in text.splitlines() if "gpu.binary" in l), None)
+    marker = f"gpu.binary @{sys.argv[2]} " if len(sys.argv) > 2 else "gpu.binary"
+    line = next((l for l in text.splitlines() if marker in l), None)
     if line is None:
-        sys.exit("no gpu.binary in the input")
+        sys.exit(f"no {marker.strip()} in the input")
     strings = re.findall(r'"((?:[^"\\]|\\.)*)"', line)
     if not strings:
         sys.exit("the gpu.binary has no object")

@@ -371,30 +371,45 @@ def LowbitLowerCpu : Pass<"lowbit-lower-cpu", "ModuleOp"> {
 
 def LowbitLowerGpu : Pass<"lowbit-lower-gpu", "ModuleOp"> {
   let summary = "Lower lowbit.qmatmul to a target-independent GPU kernel "
-                "form (decode regime: batch 1 to 16)";
+                "form (SIMT decode kernel; tensor-core kernel for larger "
+                "f16 batches)";
   let description = [{
-    Rewrites each `lowbit.qmatmul` whose input has a static batch of 1 to
-    16 rows into a GPU kernel written with upstream ops: an `scf.forall`
-    over tiles of 4 rows of W mapped to `#gpu.block<x>`, and inside it two
-    `scf.forall`s of 128 threads mapped to `#gpu.thread<x>` (a warp of 32
-    lanes per row of W). In the first, each lane reads 16 packed weight
-    bytes per step with one `vector.load` (a 128-bit load on a GPU),
-    decodes them in registers bit-exactly as the numerics core does
-    (integer codes arithmetically, 16-entry codebooks with a select tree,
-    FP8 by assembling the f32 bits), applies the block scale and zero point,
-    and accumulates `x·wᵀ` for every row of x with `math.fma`; it stores its
-    partial sums in a block-level buffer (`memref.alloca`, shared memory on
-    a GPU). In the second, `gpu.subgroup_reduce add ... cluster(size = 32)`
-    sums the partials of a warp, and lane 0 adds the bias and the LoRA
-    up-projection and rounds once to the result type. `x·Aᵀ` of a LoRA
-    branch is computed once by a small kernel of the same shape.
+    Rewrites each `lowbit.qmatmul` with a static batch into a GPU kernel
+    written with upstream ops. Two kernel forms:
 
-    The form runs on the CPU (`lowbit-gpu-kernel-cpu-pipeline`: the foralls
-    become loops) and compiles for NVIDIA GPUs (`lowbit-gpu-pipeline`).
-    A dynamic batch or a batch above 16 is reported as unsupported. Every
-    other lowbit op gets the reference lowering. See docs/CodegenGPU.md.
+    - **Decode** (batches of 1 to 16 rows, and larger batches the tensor-core
+      kernel does not take, in tiles of 16 rows): an `scf.forall` over tiles
+      of 4 rows of W mapped to `#gpu.block<x>`, and inside it two
+      `scf.forall`s of 128 threads mapped to `#gpu.thread<x>` (a warp of 32
+      lanes per row of W). In the first, each lane reads 16 packed weight
+      bytes per step with one `vector.load` (a 128-bit load on a GPU),
+      decodes them in registers bit-exactly as the numerics core does
+      (integer codes arithmetically, 16-entry codebooks with a select tree,
+      FP8 by assembling the f32 bits), applies the block scale and zero
+      point, and accumulates `x·wᵀ` for every row of the tile with
+      `math.fma`; it stores its partial sums in a block-level buffer
+      (`memref.alloca`, shared memory on a GPU). In the second,
+      `gpu.subgroup_reduce add ... cluster(size = 32)` sums the partials of
+      a warp, and lane 0 adds the bias and the LoRA up-projection and
+      rounds once to the result type.
+    - **Tensor cores** (more than 16 rows of f16 activations; weights
+      without a min offset, blocks a multiple of 16 or per-channel): blocks
+      of 64 x 64 outputs step over K in tiles of 32; threads stage x and the
+      decoded code values minus the zero point as f16 in shared memory
+      (codebooks f16 cannot hold exactly, such as NF4, as two f16 parts),
+      four warps (`#gpu.warp<x>`) contract 16 x 16 by 8 x 16 f16 tiles into
+      f32 with `vector.contract` (`mma.sync` on NVIDIA GPUs), and threads
+      apply each K tile's block scales to its sums in f32.
+
+    `x·Aᵀ` of a LoRA branch is computed once by a small kernel of the decode
+    kind. The forms run on the CPU (`lowbit-gpu-kernel-cpu-pipeline`: the
+    foralls become loops) and compile for NVIDIA GPUs
+    (`lowbit-gpu-pipeline`). A dynamic batch is reported as unsupported.
+    Every other lowbit op gets the reference lowering. See
+    docs/CodegenGPU.md.
   }];
   let dependentDialects = [
+    "::mlir::affine::AffineDialect",
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
     "::mlir::gpu::GPUDialect", "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
