@@ -54,6 +54,29 @@ Value clampRow(ImplicitLocOpBuilder &b, Value row, int64_t count) {
   return arith::MinUIOp::create(b, row, cIdx(b, count - 1));
 }
 
+void emitIfThen(ImplicitLocOpBuilder &b, Value cond,
+                function_ref<void(ImplicitLocOpBuilder &)> body) {
+  auto ifOp = scf::IfOp::create(b, TypeRange{}, cond, /*else=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifOp.thenBlock());
+  body(b);
+}
+
+void forEachTileRow(
+    ImplicitLocOpBuilder &b, int64_t rows, Value firstRow, int64_t m,
+    function_ref<void(ImplicitLocOpBuilder &, Value, int64_t)> body) {
+  for (int64_t i = 0; i < rows; ++i) {
+    Value row = addIdx(b, firstRow, cIdx(b, i));
+    if (m % rows == 0) {
+      body(b, row, i);
+      continue;
+    }
+    emitIfThen(
+        b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, cIdx(b, m)),
+        [&](ImplicitLocOpBuilder &ib) { body(ib, row, i); });
+  }
+}
+
 void storeGpuOutput(ImplicitLocOpBuilder &b, const GpuMatmulBuffers &q, Value i,
                     Value row, Value sum) {
   Value total = sum;
@@ -113,7 +136,6 @@ void emitGpuLoraDown(ImplicitLocOpBuilder &b, const GpuMatmulBuffers &q,
                      Value loraA) {
   int64_t rows = std::min(q.m, kLoraRowTile);
   int64_t rowTiles = (q.m + rows - 1) / rows;
-  bool partialTile = q.m % rows != 0;
   auto block =
       gpu::GPUBlockMappingAttr::get(b.getContext(), gpu::MappingId::DimX);
   createGpuForall(
@@ -148,28 +170,14 @@ void emitGpuLoraDown(ImplicitLocOpBuilder &b, const GpuMatmulBuffers &q,
             [&](ImplicitLocOpBuilder &ib, Value t, ArrayRef<Value> sums) {
               Value lead = arith::CmpIOp::create(ib, arith::CmpIPredicate::eq,
                                                  t, cIdx(ib, 0));
-              auto ifOp = scf::IfOp::create(ib, TypeRange{}, lead, false);
-              OpBuilder::InsertionGuard guard(ib);
-              ib.setInsertionPointToStart(ifOp.thenBlock());
-              for (int64_t i = 0; i < rows; ++i) {
-                Value row = addIdx(ib, first, cIdx(ib, i));
-                auto store = [&](ImplicitLocOpBuilder &sb) {
-                  memref::StoreOp::create(sb, sums[i], q.xa,
-                                          ValueRange{row, j});
-                };
-                if (!partialTile) {
-                  store(ib);
-                  continue;
-                }
-                auto inside = scf::IfOp::create(
-                    ib, TypeRange{},
-                    arith::CmpIOp::create(ib, arith::CmpIPredicate::ult, row,
-                                          cIdx(ib, q.m)),
-                    false);
-                OpBuilder::InsertionGuard inner(ib);
-                ib.setInsertionPointToStart(inside.thenBlock());
-                store(ib);
-              }
+              emitIfThen(ib, lead, [&](ImplicitLocOpBuilder &lb) {
+                forEachTileRow(
+                    lb, rows, first, q.m,
+                    [&](ImplicitLocOpBuilder &sb, Value row, int64_t i) {
+                      memref::StoreOp::create(sb, sums[i], q.xa,
+                                              ValueRange{row, j});
+                    });
+              });
             });
       });
 }

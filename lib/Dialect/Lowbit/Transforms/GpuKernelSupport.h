@@ -48,6 +48,17 @@ void createBlockScope(ImplicitLocOpBuilder &b,
 /// row (their results are not stored), so that loads need no guards.
 Value clampRow(ImplicitLocOpBuilder &b, Value row, int64_t count);
 
+/// Builds `body` inside `if (cond)` at the current point.
+void emitIfThen(ImplicitLocOpBuilder &b, Value cond,
+                function_ref<void(ImplicitLocOpBuilder &)> body);
+
+/// body(row, i) for rows firstRow + i, i < rows, of a tile of x; when the
+/// last tile may be partial (M not a multiple of `rows`), each is guarded
+/// by row < m.
+void forEachTileRow(
+    ImplicitLocOpBuilder &b, int64_t rows, Value firstRow, int64_t m,
+    function_ref<void(ImplicitLocOpBuilder &, Value, int64_t)> body);
+
 /// y[i, row] = rounded(sum + bias[row] + scale · Σ_j xa[i, j]·B[row, j]).
 void storeGpuOutput(ImplicitLocOpBuilder &b, const GpuMatmulBuffers &q, Value i,
                     Value row, Value sum);

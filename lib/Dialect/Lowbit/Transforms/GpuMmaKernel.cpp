@@ -93,15 +93,6 @@ Value cmpLt(ImplicitLocOpBuilder &b, Value a, Value c) {
   return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, a, c);
 }
 
-/// Builds the body of `if (cond)` at the current point.
-void ifThen(ImplicitLocOpBuilder &b, Value cond,
-            function_ref<void(ImplicitLocOpBuilder &)> body) {
-  auto ifOp = scf::IfOp::create(b, TypeRange{}, cond, /*else=*/false);
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(ifOp.thenBlock());
-  body(b);
-}
-
 /// scf.for %iv = 0 to count (step 1) without results.
 void forRange(ImplicitLocOpBuilder &b, int64_t count,
               function_ref<void(ImplicitLocOpBuilder &, Value)> body) {
@@ -168,18 +159,18 @@ private:
         b, kThreads, thread, [&](ImplicitLocOpBuilder &tb, Value t) {
           Value j = arith::RemUIOp::create(tb, t, cIdx(tb, kTile));
           Value row = addIdx(tb, firstCol, j);
-          ifThen(
+          emitIfThen(
               tb, cmpLt(tb, row, cIdx(tb, q.n)), [&](ImplicitLocOpBuilder &ib) {
                 Value group = arith::DivUIOp::create(ib, t, cIdx(ib, kTile));
                 forRange(ib, kTile / 2, [&](ImplicitLocOpBuilder &lb, Value r) {
                   Value i = addIdx(lb, mulIdx(lb, group, kTile / 2), r);
                   Value xRow = addIdx(lb, firstRow, i);
-                  ifThen(lb, cmpLt(lb, xRow, cIdx(lb, q.m)),
-                         [&](ImplicitLocOpBuilder &sb) {
-                           storeGpuOutput(sb, q, xRow, row,
-                                          memref::LoadOp::create(
-                                              sb, acc, ValueRange{i, j}));
-                         });
+                  emitIfThen(lb, cmpLt(lb, xRow, cIdx(lb, q.m)),
+                             [&](ImplicitLocOpBuilder &sb) {
+                               storeGpuOutput(sb, q, xRow, row,
+                                              memref::LoadOp::create(
+                                                  sb, acc, ValueRange{i, j}));
+                             });
                 });
               });
         });
@@ -309,11 +300,11 @@ private:
     }
     // One thread per row stores the scale (its pair reads the same).
     Value scale = reader.loadBlockScale(b, blockIndex);
-    ifThen(b,
-           arith::CmpIOp::create(b, arith::CmpIPredicate::eq, col, cIdx(b, 0)),
-           [&](ImplicitLocOpBuilder &ib) {
-             memref::StoreOp::create(ib, scale, sc, ValueRange{j});
-           });
+    emitIfThen(
+        b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, col, cIdx(b, 0)),
+        [&](ImplicitLocOpBuilder &ib) {
+          memref::StoreOp::create(ib, scale, sc, ValueRange{j});
+        });
   }
 
   /// Warp w's 32 x 32 quarter of ds: 2 x 4 sub-tiles of 16 x 8, each the

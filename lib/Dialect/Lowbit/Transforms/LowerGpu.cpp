@@ -137,7 +137,6 @@ private:
     int64_t rows = std::min(q.m, kRowTile);
     int64_t rowTiles = (q.m + rows - 1) / rows;
     int64_t colTiles = (q.n + kWarpsPerBlock - 1) / kWarpsPerBlock;
-    bool partialRowTile = q.m % rows != 0;
     auto block =
         gpu::GPUBlockMappingAttr::get(b.getContext(), gpu::MappingId::DimX);
     createGpuForall(
@@ -182,26 +181,15 @@ private:
                     arith::RemUIOp::create(ib, t, cIdx(ib, kGpuWarpSize));
                 Value first = arith::CmpIOp::create(
                     ib, arith::CmpIPredicate::eq, lane, cIdx(ib, 0));
-                auto ifOp = scf::IfOp::create(
-                    ib, TypeRange{}, arith::AndIOp::create(ib, valid, first),
-                    /*else=*/false);
-                OpBuilder::InsertionGuard guard(ib);
-                ib.setInsertionPointToStart(ifOp.thenBlock());
-                for (int64_t i = 0; i < rows; ++i) {
-                  Value xRow = addIdx(ib, firstRow, cIdx(ib, i));
-                  if (!partialRowTile) {
-                    storeGpuOutput(ib, q, xRow, row, sums[i]);
-                    continue;
-                  }
-                  auto inside = scf::IfOp::create(
-                      ib, TypeRange{},
-                      arith::CmpIOp::create(ib, arith::CmpIPredicate::ult, xRow,
-                                            cIdx(ib, q.m)),
-                      false);
-                  OpBuilder::InsertionGuard inner(ib);
-                  ib.setInsertionPointToStart(inside.thenBlock());
-                  storeGpuOutput(ib, q, xRow, row, sums[i]);
-                }
+                emitIfThen(ib, arith::AndIOp::create(ib, valid, first),
+                           [&](ImplicitLocOpBuilder &lb) {
+                             forEachTileRow(lb, rows, firstRow, q.m,
+                                            [&](ImplicitLocOpBuilder &sb,
+                                                Value xRow, int64_t i) {
+                                              storeGpuOutput(sb, q, xRow, row,
+                                                             sums[i]);
+                                            });
+                           });
               });
         });
   }
