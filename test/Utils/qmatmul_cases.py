@@ -141,6 +141,29 @@ def case_grid(rng, blocks, batches, dynamic=False, activations=ACTIVATIONS):
                 x=to_dtype(rng.standard_normal(batch + (k,)), act))
 
 
+def reference_product(rng, case):
+    """x as float64, the expected y = x·Wᵀ (+ the bias and LoRA terms of the
+    case's extras, drawn from `rng`) in float64, the magnitude Σ|terms| of
+    each output, and the extras (draw_extras)."""
+    x64 = as_f64(case.x, case.act)
+    extras = draw_extras(rng, case, x64)
+    want = x64 @ case.wq.T + extras.want
+    magnitude = np.abs(x64) @ np.abs(case.wq).T + extras.magnitude
+    return x64, want, magnitude, extras
+
+
+def accumulation_bound(case, want, magnitude, f16_parts=False):
+    """Error bound of a kernel that sums in f32 (K products, the LoRA and
+    bias terms) and rounds once to the activation type; with `f16_parts`,
+    plus the error of splitting code values f16 cannot hold into two f16
+    parts (the GPU tensor-core kernel)."""
+    bound = ((case.k + RANK + 4) * 2.0 ** -23 * magnitude +
+             OUT_EPS[case.act] * np.abs(want) + 1e-6)
+    if f16_parts and not codes_exact_in_f16(case):
+        bound = bound + 2.0 ** -20 * magnitude
+    return bound
+
+
 def codes_exact_in_f16(case):
     """Whether f16 holds every code value of the case's format. Where it
     does not (NF4), the GPU tensor-core kernel splits each value into two

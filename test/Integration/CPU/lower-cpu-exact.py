@@ -36,8 +36,9 @@ import time
 import numpy as np
 
 from lowbit_run import dense, execute, memrefs
-from qmatmul_cases import (FORMATS, OUT_EPS, RANK, as_f64, case_grid,
-                           draw_extras, exact_weight, literal, tensor_type)
+from qmatmul_cases import (FORMATS, accumulation_bound, case_grid,
+                           exact_weight, literal, reference_product,
+                           tensor_type)
 from qmatmul_module import Module, host_flags, qmatmul_body, run_cpu, runner_libs
 
 
@@ -89,18 +90,13 @@ def check_qmatmul(rng):
     for case in case_grid(rng, BLOCKS, BATCHES, dynamic=True):
         fmt, block, n, k = case.fmt, case.block, case.n, case.k
         mlir, batch, act = case.mlir, case.batch, case.act
-        extra, buf, wq, x = case.extra, case.buf, case.wq, case.x
+        extra, buf, x = case.extra, case.buf, case.x
         dynamic = case.dynamic
         q = f"!lowbit.qtensor<{n}x{k}x{act}, {mlir}>"
         xt = tensor_type(batch + (k,), act)
         yshape = batch + (n,)
-        x64 = as_f64(x, act)
-        want = x64 @ wq.T
-        magnitude = np.abs(x64) @ np.abs(wq).T
-        extras = draw_extras(rng, case, x64)
+        _, want, magnitude, extras = reference_product(rng, case)
         bias_arg, lora_arg = extras.bias_arg, extras.lora_arg
-        want = want + extras.want
-        magnitude = magnitude + extras.magnitude
         dyn = None
         if dynamic:
             dyn = (tensor_type(("?", k), act),)
@@ -109,8 +105,7 @@ def check_qmatmul(rng):
         module.add(name, qmatmul_body(literal(x, act), xt, dense(buf), q, yt,
                                       bias_arg, lora_arg, dyn),
                    yshape, act, dynamic)
-        bound = ((k + RANK + 4) * 2.0 ** -23 * magnitude +
-                 OUT_EPS[act] * np.abs(want) + 1e-6)
+        bound = accumulation_bound(case, want, magnitude)
         cases.append((name, want.ravel(), bound.ravel(),
                       f"batch {'x'.join(map(str, batch))}{' (dynamic)' if dynamic else ''}, "
                       f"{act}, {extra}"))

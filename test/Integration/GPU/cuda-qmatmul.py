@@ -30,9 +30,9 @@ import numpy as np
 import lowbit
 from cuda_device import gpu_chip
 from lowbit_run import dense
-from qmatmul_cases import (FORMATS, LORA_SCALE, OUT_EPS, RANK, as_f64,
-                           case_grid, codes_exact_in_f16, draw_extras,
-                           exact_weight, tensor_type)
+from qmatmul_cases import (FORMATS, LORA_SCALE, accumulation_bound,
+                           case_grid, exact_weight, reference_product,
+                           tensor_type)
 from qmatmul_cases import GPU_BATCHES as BATCHES
 from qmatmul_cases import GPU_PREFILL_ACTIVATIONS as PREFILL_ACTIVATIONS
 from qmatmul_cases import GPU_PREFILL_BATCHES as PREFILL_BATCHES
@@ -101,29 +101,21 @@ def matmul_cases(rng, module, batches, activations=None, prefix="mm"):
     for case in grid:
         fmt, block, n, k = case.fmt, case.block, case.n, case.k
         mlir, batch, act = case.mlir, case.batch, case.act
-        extra, buf, wq, x = case.extra, case.buf, case.wq, case.x
+        extra, buf, x = case.extra, case.buf, case.x
         q = f"!lowbit.qtensor<{n}x{k}x{act}, {mlir}>"
-        x64 = as_f64(x, act)
-        want = x64 @ wq.T
-        magnitude = np.abs(x64) @ np.abs(wq).T
         xt = tensor_type(batch + (k,), act)
         params, inputs = [("x", xt)], [x]
-        extras = draw_extras(rng, case, x64)
+        _, want, magnitude, extras = reference_product(rng, case)
         bias_type, lora_arg = None, extras.lora_arg
         if extras.bias is not None:
             bias_type = extras.bias_arg[1]
             params.append(("bias", bias_type))
             inputs.append(extras.bias)
-        want = want + extras.want
-        magnitude = magnitude + extras.magnitude
         name = f"{prefix}_{fmt[0]}_{block}"
         module.add(name, params, qmatmul_body(
             dense(buf), q, xt, tensor_type(batch + (n,), act), bias_type,
             lora_arg))
-        bound = ((k + RANK + 4) * 2.0 ** -23 * magnitude +
-                 OUT_EPS[act] * np.abs(want) + 1e-6)
-        if not codes_exact_in_f16(case):
-            bound = bound + 2.0 ** -20 * magnitude
+        bound = accumulation_bound(case, want, magnitude, f16_parts=True)
         cases.append((name, inputs, act, want, bound,
                       f"batch {'x'.join(map(str, batch))}, {act}, {extra}"))
     return cases

@@ -32,9 +32,9 @@ import time
 import numpy as np
 
 from lowbit_run import dense, memrefs, opt
-from qmatmul_cases import (FORMATS, OUT_EPS, RANK, as_f64, case_grid,
-                           codes_exact_in_f16, draw_extras, exact_weight,
-                           literal, tensor_type)
+from qmatmul_cases import (FORMATS, accumulation_bound, case_grid,
+                           exact_weight, literal, reference_product,
+                           tensor_type)
 from qmatmul_cases import GPU_BATCHES as BATCHES
 from qmatmul_cases import GPU_BLOCKS as BLOCKS
 from qmatmul_cases import GPU_EXACT_BLOCKS as EXACT_BLOCKS
@@ -70,24 +70,16 @@ def matmul_cases(rng, module, batches, activations=None, prefix="mm"):
     for case in grid:
         fmt, block, n, k = case.fmt, case.block, case.n, case.k
         mlir, batch, act = case.mlir, case.batch, case.act
-        extra, buf, wq, x = case.extra, case.buf, case.wq, case.x
+        extra, buf, x = case.extra, case.buf, case.x
         q = f"!lowbit.qtensor<{n}x{k}x{act}, {mlir}>"
-        x64 = as_f64(x, act)
-        want = x64 @ wq.T
-        magnitude = np.abs(x64) @ np.abs(wq).T
-        extras = draw_extras(rng, case, x64)
+        _, want, magnitude, extras = reference_product(rng, case)
         bias_arg, lora_arg = extras.bias_arg, extras.lora_arg
-        want = want + extras.want
-        magnitude = magnitude + extras.magnitude
         yshape = batch + (n,)
         name = f"{prefix}_{fmt[0]}_{block}"
         module.add(name, qmatmul_body(
             literal(x, act), tensor_type(batch + (k,), act), dense(buf), q,
             tensor_type(yshape, act), bias_arg, lora_arg), yshape, act)
-        bound = ((k + RANK + 4) * 2.0 ** -23 * magnitude +
-                 OUT_EPS[act] * np.abs(want) + 1e-6)
-        if not codes_exact_in_f16(case):
-            bound = bound + 2.0 ** -20 * magnitude
+        bound = accumulation_bound(case, want, magnitude, f16_parts=True)
         cases.append((name, want.ravel(), bound.ravel(),
                       f"batch {'x'.join(map(str, batch))}, {act}, {extra}"))
     return cases
