@@ -30,9 +30,9 @@ import numpy as np
 import lowbit
 from cuda_device import gpu_chip
 from lowbit_run import dense
-from qmatmul_cases import (FORMATS, LORA_SCALE, accumulation_bound,
-                           case_grid, exact_weight, reference_product,
-                           tensor_type)
+from qmatmul_cases import (ACTIVATIONS, FORMATS, LORA_SCALE,
+                           accumulation_bound, case_grid, exact_weight,
+                           reference_product, tensor_type)
 from qmatmul_cases import GPU_BATCHES as BATCHES
 from qmatmul_cases import GPU_PREFILL_ACTIVATIONS as PREFILL_ACTIVATIONS
 from qmatmul_cases import GPU_PREFILL_BATCHES as PREFILL_BATCHES
@@ -94,11 +94,9 @@ def exact_cases(rng, module):
     return cases
 
 
-def matmul_cases(rng, module, batches, activations=None, prefix="mm"):
+def matmul_cases(rng, module, batches, activations=ACTIVATIONS, prefix="mm"):
     cases = []
-    grid = (case_grid(rng, BLOCKS, batches) if activations is None else
-            case_grid(rng, BLOCKS, batches, activations=activations))
-    for case in grid:
+    for case in case_grid(rng, BLOCKS, batches, activations=activations):
         fmt, block, n, k = case.fmt, case.block, case.n, case.k
         mlir, batch, act = case.mlir, case.batch, case.act
         extra, buf, x = case.extra, case.buf, case.x

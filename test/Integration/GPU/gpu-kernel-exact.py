@@ -32,9 +32,9 @@ import time
 import numpy as np
 
 from lowbit_run import dense, memrefs, opt
-from qmatmul_cases import (FORMATS, accumulation_bound, case_grid,
-                           exact_weight, literal, reference_product,
-                           tensor_type)
+from qmatmul_cases import (ACTIVATIONS, FORMATS, accumulation_bound,
+                           case_grid, exact_weight, literal,
+                           reference_product, tensor_type)
 from qmatmul_cases import GPU_BATCHES as BATCHES
 from qmatmul_cases import GPU_BLOCKS as BLOCKS
 from qmatmul_cases import GPU_EXACT_BLOCKS as EXACT_BLOCKS
@@ -63,11 +63,9 @@ def exact_cases(rng, module):
     return cases
 
 
-def matmul_cases(rng, module, batches, activations=None, prefix="mm"):
+def matmul_cases(rng, module, batches, activations=ACTIVATIONS, prefix="mm"):
     cases = []
-    grid = (case_grid(rng, BLOCKS, batches) if activations is None else
-            case_grid(rng, BLOCKS, batches, activations=activations))
-    for case in grid:
+    for case in case_grid(rng, BLOCKS, batches, activations=activations):
         fmt, block, n, k = case.fmt, case.block, case.n, case.k
         mlir, batch, act = case.mlir, case.batch, case.act
         extra, buf, x = case.extra, case.buf, case.x

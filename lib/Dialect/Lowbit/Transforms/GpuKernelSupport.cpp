@@ -11,6 +11,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
 #include <algorithm>
+#include <numeric>
 
 using namespace mlir;
 
@@ -21,6 +22,20 @@ constexpr int64_t kLoraRowTile = 16;
 
 Value gpuF32(ImplicitLocOpBuilder &b, float v) {
   return arith::ConstantFloatOp::create(b, b.getF32Type(), APFloat(v));
+}
+
+int64_t gpuCommonAlignment(ArrayRef<int64_t> values) {
+  int64_t g = 16;
+  for (int64_t v : values)
+    g = std::gcd(g, v);
+  return g & -g;
+}
+
+Value firstTileRow(ImplicitLocOpBuilder &b, Value id, int64_t colTiles,
+                   int64_t rows, int64_t rowTiles) {
+  if (rowTiles == 1)
+    return cIdx(b, 0);
+  return mulIdx(b, arith::DivUIOp::create(b, id, cIdx(b, colTiles)), rows);
 }
 
 Value gpuToBuffer(ImplicitLocOpBuilder &b, Value tensor) {
@@ -141,8 +156,7 @@ void emitGpuLoraDown(ImplicitLocOpBuilder &b, const GpuMatmulBuffers &q,
   createGpuForall(
       b, q.rank * rowTiles, block, [&](ImplicitLocOpBuilder &tb, Value id) {
         Value j = arith::RemUIOp::create(tb, id, cIdx(tb, q.rank));
-        Value first =
-            mulIdx(tb, arith::DivUIOp::create(tb, id, cIdx(tb, q.rank)), rows);
+        Value first = firstTileRow(tb, id, q.rank, rows, rowTiles);
         SmallVector<Value> xRows;
         for (int64_t i = 0; i < rows; ++i)
           xRows.push_back(clampRow(tb, addIdx(tb, first, cIdx(tb, i)), q.m));

@@ -30,6 +30,17 @@ struct GpuMatmulBuffers {
 
 Value gpuF32(ImplicitLocOpBuilder &b, float v);
 
+/// Largest power of two dividing every value, at most 16 bytes (the widest
+/// load or store a GPU thread issues): the alignment of an access whose
+/// address is a sum of multiples of `values`.
+int64_t gpuCommonAlignment(ArrayRef<int64_t> values);
+
+/// The first row of the tile of x that block `id` handles when blocks are
+/// numbered column tile fastest: (id / colTiles) * rows, or the constant 0
+/// when there is one row tile (so that row indices fold to constants).
+Value firstTileRow(ImplicitLocOpBuilder &b, Value id, int64_t colTiles,
+                   int64_t rows, int64_t rowTiles);
+
 /// A read-only buffer of a ranked tensor (the kernel form works on buffers;
 /// one-shot bufferization folds these into the real ones).
 Value gpuToBuffer(ImplicitLocOpBuilder &b, Value tensor);

@@ -44,7 +44,6 @@
 #include "llvm/ADT/APFloat.h"
 
 #include <cmath>
-#include <numeric>
 
 using namespace mlir;
 namespace nx = ::lowbit::numerics;
@@ -82,13 +81,6 @@ int64_t kTileFor(const nx::Scheme &scheme) {
   return scheme.isPerChannel() || scheme.blockSize % 32 == 0 ? 32 : 16;
 }
 
-int64_t commonAlignment(ArrayRef<int64_t> values) {
-  int64_t g = 16;
-  for (int64_t v : values)
-    g = std::gcd(g, v);
-  return g & -g;
-}
-
 Value cmpLt(ImplicitLocOpBuilder &b, Value a, Value c) {
   return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, a, c);
 }
@@ -123,8 +115,7 @@ public:
         b, rowTiles * colTiles, block, [&](ImplicitLocOpBuilder &tb, Value id) {
           firstCol = mulIdx(
               tb, arith::RemUIOp::create(tb, id, cIdx(tb, colTiles)), kTile);
-          firstRow = mulIdx(
-              tb, arith::DivUIOp::create(tb, id, cIdx(tb, colTiles)), kTile);
+          firstRow = firstTileRow(tb, id, colTiles, kTile, rowTiles);
           createBlockScope(tb, [&](ImplicitLocOpBuilder &sb) { emitTile(sb); });
         });
   }
@@ -155,25 +146,16 @@ private:
                          emitKTile(lb, k0);
                          scf::YieldOp::create(lb);
                        });
-    createGpuForall(
-        b, kThreads, thread, [&](ImplicitLocOpBuilder &tb, Value t) {
-          Value j = arith::RemUIOp::create(tb, t, cIdx(tb, kTile));
-          Value row = addIdx(tb, firstCol, j);
-          emitIfThen(
-              tb, cmpLt(tb, row, cIdx(tb, q.n)), [&](ImplicitLocOpBuilder &ib) {
-                Value group = arith::DivUIOp::create(ib, t, cIdx(ib, kTile));
-                forRange(ib, kTile / 2, [&](ImplicitLocOpBuilder &lb, Value r) {
-                  Value i = addIdx(lb, mulIdx(lb, group, kTile / 2), r);
-                  Value xRow = addIdx(lb, firstRow, i);
-                  emitIfThen(lb, cmpLt(lb, xRow, cIdx(lb, q.m)),
-                             [&](ImplicitLocOpBuilder &sb) {
-                               storeGpuOutput(sb, q, xRow, row,
-                                              memref::LoadOp::create(
-                                                  sb, acc, ValueRange{i, j}));
-                             });
-                });
-              });
-        });
+    forEachOwned(b, [&](ImplicitLocOpBuilder &ib, Value i, Value j) {
+      Value row = addIdx(ib, firstCol, j);
+      Value xRow = addIdx(ib, firstRow, i);
+      Value inside = arith::AndIOp::create(ib, cmpLt(ib, row, cIdx(ib, q.n)),
+                                           cmpLt(ib, xRow, cIdx(ib, q.m)));
+      emitIfThen(ib, inside, [&](ImplicitLocOpBuilder &sb) {
+        storeGpuOutput(sb, q, xRow, row,
+                       memref::LoadOp::create(sb, acc, ValueRange{i, j}));
+      });
+    });
   }
 
   /// body(i, j) for the 32 entries of a 64 x 64 tile that thread t owns:
@@ -230,11 +212,11 @@ private:
       v = vector::LoadOp::create(
           b, type, q.x, ValueRange{xRow, k},
           /*nontemporal=*/false,
-          llvm::MaybeAlign(commonAlignment({q.k * 2, count * 2})));
+          llvm::MaybeAlign(gpuCommonAlignment({q.k * 2, count * 2})));
     }
     vector::StoreOp::create(
         b, v, xs, ValueRange{i, col}, /*nontemporal=*/false,
-        llvm::MaybeAlign(commonAlignment({(kt + kRowPad) * 2, count * 2})));
+        llvm::MaybeAlign(gpuCommonAlignment({(kt + kRowPad) * 2, count * 2})));
   }
 
   /// ws[p][j, col ...] = part p of f16(t(q) - zero) for row firstCol + j of
@@ -258,10 +240,11 @@ private:
       raw = vector::TransferReadOp::create(
           b, rawType, q.weight, ValueRange{offset}, pad, ArrayRef<bool>{false});
     } else {
-      raw = vector::LoadOp::create(
-          b, rawType, q.weight, ValueRange{offset}, /*nontemporal=*/false,
-          llvm::MaybeAlign(commonAlignment({int64_t(layout.codes.offset),
-                                            int64_t(layout.rowBytes), bytes})));
+      raw = vector::LoadOp::create(b, rawType, q.weight, ValueRange{offset},
+                                   /*nontemporal=*/false,
+                                   llvm::MaybeAlign(gpuCommonAlignment(
+                                       {int64_t(layout.codes.offset),
+                                        int64_t(layout.rowBytes), bytes})));
     }
     Value values = decoder.codeValues(b, raw, count);
     auto f32Vec = cast<VectorType>(values.getType());
@@ -288,7 +271,7 @@ private:
           arith::ConstantOp::create(b, b.getZeroAttr(f32Vec)));
     }
     auto f16Vec = VectorType::get({count}, b.getF16Type());
-    int64_t align = commonAlignment({(kt + kRowPad) * 2, count * 2});
+    int64_t align = gpuCommonAlignment({(kt + kRowPad) * 2, count * 2});
     Value rest = values;
     for (int64_t p = 0; p < parts; ++p) {
       Value part = arith::TruncFOp::create(b, f16Vec, rest);
@@ -298,12 +281,12 @@ private:
         rest = arith::SubFOp::create(b, rest,
                                      arith::ExtFOp::create(b, f32Vec, part));
     }
-    // One thread per row stores the scale (its pair reads the same).
-    Value scale = reader.loadBlockScale(b, blockIndex);
+    // The first thread of the row's pair reads and stores the scale.
     emitIfThen(
         b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, col, cIdx(b, 0)),
         [&](ImplicitLocOpBuilder &ib) {
-          memref::StoreOp::create(ib, scale, sc, ValueRange{j});
+          memref::StoreOp::create(ib, reader.loadBlockScale(ib, blockIndex), sc,
+                                  ValueRange{j});
         });
   }
 

@@ -66,14 +66,6 @@ constexpr int64_t kChunkBytes = 16;
 /// with f16 activations, the tensor-core kernel.
 constexpr int64_t kRowTile = 16;
 
-/// Largest power of two dividing every value, at most 16.
-int64_t commonAlignment(ArrayRef<int64_t> values) {
-  int64_t g = kChunkBytes;
-  for (int64_t v : values)
-    g = std::gcd(g, v);
-  return g & -g;
-}
-
 struct GpuQMatmulLowering : OpConversionPattern<QMatmulOp> {
   GpuQMatmulLowering(const TypeConverter &converter, MLIRContext *ctx)
       : OpConversionPattern(converter, ctx, /*benefit=*/2) {}
@@ -142,8 +134,7 @@ private:
     createGpuForall(
         b, colTiles * rowTiles, block, [&](ImplicitLocOpBuilder &tb, Value id) {
           Value tile = arith::RemUIOp::create(tb, id, cIdx(tb, colTiles));
-          Value firstRow = mulIdx(
-              tb, arith::DivUIOp::create(tb, id, cIdx(tb, colTiles)), rows);
+          Value firstRow = firstTileRow(tb, id, colTiles, rows, rowTiles);
           SmallVector<Value> xRows;
           for (int64_t i = 0; i < rows; ++i)
             xRows.push_back(
@@ -216,7 +207,7 @@ private:
       codes = std::gcd(codes, blockSize);
     int64_t full = k / codes, tail = perChannel ? k % codes : 0;
     int64_t stepBytes = codes * bits / 8;
-    int64_t align = commonAlignment(
+    int64_t align = gpuCommonAlignment(
         {int64_t(layout.codes.offset), int64_t(layout.rowBytes), stepBytes});
     Value rowBase = arith::AddIOp::create(
         b, cIdx(b, layout.codes.offset),
@@ -266,7 +257,7 @@ private:
       // device allocations are), the loads are 128-bit, not one per
       // element.
       int64_t xBytes = xElement.getIntOrFloatBitWidth() / 8;
-      int64_t xAlign = commonAlignment({k * xBytes, codes * xBytes});
+      int64_t xAlign = gpuCommonAlignment({k * xBytes, codes * xBytes});
       SmallVector<Value> next(accs);
       for (int64_t i = 0; i < m; ++i) {
         Value xv = vector::LoadOp::create(
@@ -304,9 +295,9 @@ private:
                                     mine, /*else=*/true);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(ifOp.thenBlock());
-      scf::YieldOp::create(b, step(b, cIdx(b, full), tail,
-                                   commonAlignment({align, full * stepBytes}),
-                                   result));
+      scf::YieldOp::create(
+          b, step(b, cIdx(b, full), tail,
+                  gpuCommonAlignment({align, full * stepBytes}), result));
       b.setInsertionPointToStart(ifOp.elseBlock());
       scf::YieldOp::create(b, result);
       b.setInsertionPointAfter(ifOp);
