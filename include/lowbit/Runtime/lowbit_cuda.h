@@ -61,6 +61,21 @@ const char *lowbit_cuda_last_error(void);
 /* Forgets the calling thread's recorded error. */
 void lowbit_cuda_clear_error(void);
 
+/* Benchmarks: while enabled on the calling thread, every kernel launch is
+ * bracketed by CUDA events on its stream, and lowbit_cuda_end_call measures
+ * the GPU time from the first kernel's start to the last kernel's end of
+ * the call (host copies before the first and after the last kernel are
+ * not included). Enabling or disabling forgets the last timed call.
+ * Returns 0. */
+int lowbit_cuda_set_kernel_timing(int enabled);
+
+/* The last timed entry-point call of the thread: milliseconds and number of
+ * kernels launched (either pointer may be NULL; a call without kernels is
+ * timed as 0 ms). Returns 0, or -1 with the reason in
+ * lowbit_cuda_last_error() when timing is not enabled, no call was timed
+ * since it was enabled, or the last timed call failed. */
+int lowbit_cuda_last_kernel_time(double *milliseconds, int64_t *kernels);
+
 /*===--------------------------------------------------------------------===*\
 |* For generated code                                                       *|
 \*===--------------------------------------------------------------------===*/
@@ -73,6 +88,23 @@ void lowbit_cuda_clear_error(void);
  * thread; the thread's error is cleared then. */
 void lowbit_cuda_begin_call(void);
 const char *lowbit_cuda_end_call(const char *entry);
+
+/* Device globals whose contents live outside the kernels' binaries (the
+ * weights of `--weights=external` artifacts). Registers the `bytes` bytes at
+ * `host` as the contents of the device global `symbol` in the kernels of the
+ * artifact that contains `anchor` (any address of the artifact's code or
+ * data: artifacts are told apart by the shared object they lie in, dladdr).
+ * Each module of that artifact that defines `symbol` receives the bytes when
+ * it is loaded (its first launch), or at once when it is loaded already;
+ * binding again replaces the bytes (not while a call of the artifact runs).
+ * `host` must stay valid while the artifact is loaded; its bindings are
+ * forgotten when its last module is unloaded (dlclose). Returns NULL, or
+ * the error message (also left in lowbit_cuda_last_error()): a NULL symbol
+ * or host pointer, a device global of another size, a failed upload. A
+ * module that cannot receive its bindings when it is loaded is unloaded
+ * again and its call fails. Needs no driver until a module is loaded. */
+const char *lowbit_cuda_bind_global(const void *anchor, const char *symbol,
+                                    const void *host, size_t bytes);
 
 /* The functions MLIR's gpu-to-llvm lowering and the GPU dialect's LLVM IR
  * translation call (MLIR 22 signatures). Handles are opaque pointers. A

@@ -2,6 +2,7 @@
 
 #include "Driver.h"
 #include "Errors.h"
+#include "Timing.h"
 #include "lowbit/Runtime/lowbit_cuda.h"
 
 #include <cstring>
@@ -63,9 +64,14 @@ extern "C" const char *lowbit_cuda_last_error(void) { return lastError(); }
 
 extern "C" void lowbit_cuda_clear_error(void) { clearError(); }
 
-extern "C" void lowbit_cuda_begin_call(void) { clearError(); }
+extern "C" void lowbit_cuda_begin_call(void) {
+  clearError();
+  beginTimedCall();
+}
 
 extern "C" const char *lowbit_cuda_end_call(const char *entry) {
+  // Waiting for the kernels' time may fail too: part of the call.
+  endTimedCall();
   if (!hasError())
     return nullptr;
   // Trivially destructible, like the error slot (Errors.cpp).

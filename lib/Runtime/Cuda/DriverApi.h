@@ -30,6 +30,7 @@ using CUmemoryPool = struct CUmemPoolHandle_st *;
 constexpr CUresult CUDA_SUCCESS = 0;
 constexpr CUresult CUDA_ERROR_INVALID_VALUE = 1;
 constexpr CUresult CUDA_ERROR_NO_DEVICE = 100;
+constexpr CUresult CUDA_ERROR_NOT_FOUND = 500;
 
 constexpr int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
 constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
@@ -82,7 +83,11 @@ constexpr CUjit_option CU_JIT_OPTIMIZATION_LEVEL = 7;
   X(eventCreate, "cuEventCreate", (CUevent *, unsigned))                       \
   X(eventRecord, "cuEventRecord", (CUevent, CUstream))                         \
   X(eventSynchronize, "cuEventSynchronize", (CUevent))                         \
-  X(eventDestroy, "cuEventDestroy_v2", (CUevent))
+  X(eventDestroy, "cuEventDestroy_v2", (CUevent))                              \
+  X(eventElapsedTime, "cuEventElapsedTime", (float *, CUevent, CUevent))       \
+  X(moduleGetGlobal, "cuModuleGetGlobal_v2",                                   \
+    (CUdeviceptr *, size_t *, CUmodule, const char *))                         \
+  X(memcpyHtoD, "cuMemcpyHtoD_v2", (CUdeviceptr, const void *, size_t))
 
 /// Functions the runtime uses when the driver has them: the stream-ordered
 /// allocator (CUDA 11.2), which lets a call allocate and free its buffers

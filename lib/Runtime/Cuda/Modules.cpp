@@ -5,31 +5,23 @@
 // up before every launch (mgpuModuleGetFunction). Loading at dlopen time
 // would need a GPU to load an artifact and would lose the error, so
 // mgpuModuleLoad only records where the binary is; the driver loads it on
-// the first lookup, on the thread of the call that needs it.
+// the first lookup, on the thread of the call that needs it, and uploads
+// the device globals bound to the artifact into it (Globals.cpp).
 //
 //===----------------------------------------------------------------------===//
 
+#include "Modules.h"
 #include "Driver.h"
 #include "Errors.h"
+#include "Timing.h"
 #include "lowbit/Runtime/lowbit_cuda.h"
 
 #include <climits>
-#include <mutex>
 #include <new>
 
 using namespace lowbit::cuda;
 
 namespace {
-
-/// What mgpuModuleLoad returns: the binary (owned by the artifact, which
-/// outlives the handle) and, once loaded, the driver's module.
-struct LazyModule {
-  const void *data = nullptr;
-  size_t size = 0;   // 0 for PTX text, which is NUL-terminated
-  int jitLevel = -1; // PTX JIT optimization level, -1: a binary
-  std::mutex mutex;
-  CUmodule module = nullptr;
-};
 
 /// "device 0 is sm_86": helps when a binary is for another GPU.
 std::string architecture(const Driver &d, const Device &device) {
@@ -80,6 +72,11 @@ bool ensureLoaded(LazyModule &lazy, const Driver &d, const Device &device) {
       return false;
     }
   }
+  if (!uploadBindings(lazy, module, d)) {
+    // Never run without the bound weights: the next call loads it again.
+    (void)d.api.moduleUnload(module);
+    return false;
+  }
   lazy.module = module;
   return true;
 }
@@ -108,6 +105,8 @@ void *newModule(const void *data, size_t size, int jitLevel) {
   lazy->data = data;
   lazy->size = size;
   lazy->jitLevel = jitLevel;
+  lazy->object = objectContaining(data);
+  trackModule(*lazy);
   return lazy;
 }
 
@@ -127,6 +126,7 @@ extern "C" void mgpuModuleUnload(void *module) {
   auto *lazy = static_cast<LazyModule *>(module);
   if (!lazy)
     return;
+  untrackModule(*lazy);
   const Driver *d;
   const Device *device;
   if (lazy->module && readyForRelease(d, device)) {
@@ -189,13 +189,15 @@ extern "C" void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
   if (!readyForWork(d, device))
     return;
   ScopedContext context(*d, *device);
-  if (!context.ok())
+  auto cuStream = static_cast<CUstream>(stream);
+  if (!context.ok() || !beforeTimedLaunch(*d, cuStream))
     return;
-  check(*d,
-        d->api.launchKernel(static_cast<CUfunction>(function), unsigned(gridX),
-                            unsigned(gridY), unsigned(gridZ), unsigned(blockX),
-                            unsigned(blockY), unsigned(blockZ),
-                            unsigned(sharedBytes),
-                            static_cast<CUstream>(stream), params, extra),
-        "cuLaunchKernel", launchShape(sizes));
+  if (check(*d,
+            d->api.launchKernel(static_cast<CUfunction>(function),
+                                unsigned(gridX), unsigned(gridY),
+                                unsigned(gridZ), unsigned(blockX),
+                                unsigned(blockY), unsigned(blockZ),
+                                unsigned(sharedBytes), cuStream, params, extra),
+            "cuLaunchKernel", launchShape(sizes)))
+    afterTimedLaunch(*d, cuStream);
 }

@@ -7,6 +7,8 @@
 
 #include "FakeCuda.h"
 
+#include <ctype.h>
+#include <elf.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,12 +242,28 @@ EXPORT CUresult cuCtxPopCurrent_v2(void **context) {
   return OK;
 }
 
-/* Modules remember the image kind; functions their name. */
+/* A device global of a module, found in its image on first lookup: host
+ * memory standing in for device memory, zero-filled like the NOBITS globals
+ * of `--weights=external` kernels. */
+typedef struct FakeGlobal {
+  char *name;
+  size_t bytes;
+  unsigned char *memory;
+  struct FakeGlobal *next;
+} FakeGlobal;
+
+/* Modules remember their image (to find their globals) and are listed,
+ * newest first, for fake_cuda_global; functions remember their name. */
+#define MODULE_MAGIC 0x4d4f44
 typedef struct FakeModule {
   int magic;
+  const void *image;
+  FakeGlobal *globals;
+  struct FakeModule *next;
 } FakeModule;
+static FakeModule *modules; /* the live ones, under `lock` */
 typedef struct FakeFunction {
-  FakeModule *module;
+  FakeModule *module; /* NULL: a free slot */
   char name[64];
 } FakeFunction;
 static FakeFunction functions[1024];
@@ -276,8 +294,13 @@ static CUresult loadModule(void **module, const void *image, int jit) {
     return INVALID_IMAGE;
   if (jit != (strcmp(kind, "ptx") == 0))
     return jit ? INVALID_PTX : INVALID_IMAGE;
-  FakeModule *m = (FakeModule *)malloc(sizeof(FakeModule));
-  m->magic = 0x4d4f44;
+  FakeModule *m = (FakeModule *)calloc(1, sizeof(FakeModule));
+  m->magic = MODULE_MAGIC;
+  m->image = image;
+  pthread_mutex_lock(&lock);
+  m->next = modules;
+  modules = m;
+  pthread_mutex_unlock(&lock);
   *module = m;
   COUNT(live_modules, 1);
   COUNT(modules_loaded, 1);
@@ -319,9 +342,26 @@ EXPORT CUresult cuModuleLoadDataEx(void **module, const void *image,
 EXPORT CUresult cuModuleUnload(void *module) {
   ENTER("cuModuleUnload");
   FakeModule *m = (FakeModule *)module;
-  if (!m || m->magic != 0x4d4f44)
+  if (!m || m->magic != MODULE_MAGIC)
     return INVALID_HANDLE;
   m->magic = 0;
+  pthread_mutex_lock(&lock);
+  for (FakeModule **at = &modules; *at; at = &(*at)->next)
+    if (*at == m) {
+      *at = m->next;
+      break;
+    }
+  for (int i = 0; i < functionCount; ++i)
+    if (functions[i].module == m)
+      functions[i].module = NULL;
+  pthread_mutex_unlock(&lock);
+  while (m->globals) {
+    FakeGlobal *g = m->globals;
+    m->globals = g->next;
+    free(g->name);
+    free(g->memory);
+    free(g);
+  }
   free(m);
   COUNT(live_modules, -1);
   TRACE("cuModuleUnload");
@@ -332,17 +372,22 @@ EXPORT CUresult cuModuleGetFunction(void **function, void *module,
                                     const char *name) {
   ENTER("cuModuleGetFunction");
   FakeModule *m = (FakeModule *)module;
-  if (!m || m->magic != 0x4d4f44)
+  if (!m || m->magic != MODULE_MAGIC)
     return INVALID_HANDLE;
   if (strncmp(name, "missing", 7) == 0)
     return NOT_FOUND;
   pthread_mutex_lock(&lock);
-  FakeFunction *f = NULL;
-  for (int i = 0; i < functionCount && !f; ++i)
+  FakeFunction *f = NULL, *slot = NULL;
+  for (int i = 0; i < functionCount && !f; ++i) {
     if (functions[i].module == m && strcmp(functions[i].name, name) == 0)
       f = &functions[i];
-  if (!f && functionCount < 1024) {
-    f = &functions[functionCount++];
+    if (!functions[i].module && !slot)
+      slot = &functions[i];
+  }
+  if (!f && !slot && functionCount < 1024)
+    slot = &functions[functionCount++];
+  if (!f && slot) {
+    f = slot;
     f->module = m;
     snprintf(f->name, sizeof(f->name), "%s", name);
   }
@@ -351,6 +396,186 @@ EXPORT CUresult cuModuleGetFunction(void **function, void *module,
     return INVALID_VALUE;
   *function = f;
   return OK;
+}
+
+/* Whether [begin, end) contains `word`. */
+static int containsWord(const char *begin, const char *end, const char *word) {
+  size_t length = strlen(word);
+  for (const char *at = begin; at + length <= end; ++at)
+    if (memcmp(at, word, length) == 0)
+      return 1;
+  return 0;
+}
+
+/* The global `name` declared in PTX text: `.global [.align A] .b8 name[N]`
+ * (or .u32, .f32, ... elements: N times their width). */
+static int ptxGlobal(const char *ptx, const char *name, size_t *bytes) {
+  size_t length = strlen(name);
+  for (const char *at = strstr(ptx, name); at; at = strstr(at + 1, name)) {
+    if (at == ptx || !isspace((unsigned char)at[-1]) || at[length] != '[')
+      continue;
+    char *end = NULL;
+    unsigned long long count = strtoull(at + length + 1, &end, 10);
+    if (end == at + length + 1 || *end != ']')
+      continue;
+    /* The element type before the name, then the rest of the statement. */
+    const char *typeEnd = at;
+    while (typeEnd > ptx && isspace((unsigned char)typeEnd[-1]))
+      --typeEnd;
+    const char *type = typeEnd;
+    while (type > ptx && !isspace((unsigned char)type[-1]))
+      --type;
+    if (typeEnd - type < 3 || type[0] != '.' || !strchr("bsuf", type[1]))
+      continue;
+    int bits = atoi(type + 2);
+    if (bits != 8 && bits != 16 && bits != 32 && bits != 64)
+      continue;
+    const char *statement = type;
+    while (statement > ptx && !strchr(";{}", statement[-1]))
+      --statement;
+    if (!containsWord(statement, type, ".global"))
+      continue;
+    *bytes = (size_t)count * (size_t)(bits / 8);
+    return 1;
+  }
+  return 0;
+}
+
+/* The symbol `name` of an ELF64 image of at most `limit` bytes (a cubin):
+ * its entry in the symbol table (SHT_SYMTAB and its linked strings). */
+static int elfGlobal(const unsigned char *image, size_t limit, const char *name,
+                     size_t *bytes) {
+  Elf64_Ehdr header;
+  if (limit < sizeof(header))
+    return 0;
+  memcpy(&header, image, sizeof(header));
+  if (memcmp(header.e_ident, ELFMAG, SELFMAG) != 0 ||
+      header.e_ident[EI_CLASS] != ELFCLASS64 ||
+      header.e_ident[EI_DATA] != ELFDATA2LSB ||
+      header.e_shentsize != sizeof(Elf64_Shdr) || header.e_shoff == 0 ||
+      header.e_shoff > limit ||
+      header.e_shnum > (limit - header.e_shoff) / sizeof(Elf64_Shdr))
+    return 0;
+  const unsigned char *sections = image + header.e_shoff;
+  size_t length = strlen(name);
+  for (unsigned i = 0; i < header.e_shnum; ++i) {
+    Elf64_Shdr symbols, strings;
+    memcpy(&symbols, sections + i * sizeof(Elf64_Shdr), sizeof(symbols));
+    if (symbols.sh_type != SHT_SYMTAB || symbols.sh_link >= header.e_shnum)
+      continue;
+    memcpy(&strings, sections + symbols.sh_link * sizeof(Elf64_Shdr),
+           sizeof(strings));
+    if (symbols.sh_offset > limit ||
+        symbols.sh_size > limit - symbols.sh_offset ||
+        strings.sh_offset > limit ||
+        strings.sh_size > limit - strings.sh_offset)
+      continue;
+    for (size_t at = 0; at + sizeof(Elf64_Sym) <= symbols.sh_size;
+         at += sizeof(Elf64_Sym)) {
+      Elf64_Sym symbol;
+      memcpy(&symbol, image + symbols.sh_offset + at, sizeof(symbol));
+      if (symbol.st_shndx == SHN_UNDEF || symbol.st_name >= strings.sh_size ||
+          strings.sh_size - symbol.st_name <= length)
+        continue;
+      const char *text =
+          (const char *)image + strings.sh_offset + symbol.st_name;
+      if (memcmp(text, name, length) == 0 && text[length] == '\0') {
+        *bytes = (size_t)symbol.st_size;
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
+/* A fatbin's global: in the first embedded ELF that has it (compressed
+ * entries have none). */
+static int fatbinGlobal(const unsigned char *image, const char *name,
+                        size_t *bytes) {
+  uint16_t headerSize;
+  uint64_t fatSize;
+  memcpy(&headerSize, image + 6, sizeof(headerSize));
+  memcpy(&fatSize, image + 8, sizeof(fatSize));
+  size_t end = (size_t)headerSize + (size_t)fatSize;
+  for (size_t at = headerSize; at + SELFMAG <= end; ++at)
+    if (memcmp(image + at, ELFMAG, SELFMAG) == 0 &&
+        elfGlobal(image + at, end - at, name, bytes))
+      return 1;
+  return 0;
+}
+
+static int imageGlobal(const void *image, const char *name, size_t *bytes) {
+  const char *kind = imageKind(image);
+  if (!kind)
+    return 0;
+  if (strcmp(kind, "ptx") == 0)
+    return ptxGlobal((const char *)image, name, bytes);
+  if (strcmp(kind, "cubin") == 0)
+    return elfGlobal((const unsigned char *)image, SIZE_MAX, name, bytes);
+  return fatbinGlobal((const unsigned char *)image, name, bytes);
+}
+
+static int contextCurrent(void) {
+  pthread_mutex_lock(&lock);
+  int current = counters.context_depth > 0;
+  pthread_mutex_unlock(&lock);
+  return current;
+}
+
+EXPORT CUresult cuModuleGetGlobal_v2(unsigned long long *pointer, size_t *bytes,
+                                     void *module, const char *name) {
+  ENTER("cuModuleGetGlobal_v2");
+  FakeModule *m = (FakeModule *)module;
+  if (!m || m->magic != MODULE_MAGIC)
+    return INVALID_HANDLE;
+  if (!name)
+    return INVALID_VALUE;
+  if (!contextCurrent())
+    return INVALID_CONTEXT;
+  pthread_mutex_lock(&lock);
+  FakeGlobal *g = m->globals;
+  while (g && strcmp(g->name, name) != 0)
+    g = g->next;
+  size_t size = 0;
+  if (!g && imageGlobal(m->image, name, &size)) {
+    g = (FakeGlobal *)calloc(1, sizeof(FakeGlobal));
+    g->name = strdup(name);
+    g->bytes = size;
+    g->memory = (unsigned char *)calloc(size ? size : 1, 1);
+    g->next = m->globals;
+    m->globals = g;
+  }
+  if (g)
+    ++counters.global_lookups;
+  pthread_mutex_unlock(&lock);
+  if (!g) {
+    TRACE("cuModuleGetGlobal %s NOT_FOUND", name);
+    return NOT_FOUND;
+  }
+  if (pointer)
+    *pointer = (unsigned long long)(uintptr_t)g->memory;
+  if (bytes)
+    *bytes = g->bytes;
+  TRACE("cuModuleGetGlobal %s %zu", name, g->bytes);
+  return OK;
+}
+
+EXPORT unsigned char *fake_cuda_global(const void *image, const char *name,
+                                       size_t *bytes) {
+  unsigned char *memory = NULL;
+  pthread_mutex_lock(&lock);
+  for (FakeModule *m = modules; m && !memory; m = m->next) {
+    if (image && m->image != image)
+      continue;
+    for (FakeGlobal *g = m->globals; g && !memory; g = g->next)
+      if (strcmp(g->name, name) == 0) {
+        memory = g->memory;
+        if (bytes)
+          *bytes = g->bytes;
+      }
+  }
+  pthread_mutex_unlock(&lock);
+  return memory;
 }
 
 #ifndef FAKE_CUDA_INCOMPLETE
@@ -460,6 +685,23 @@ EXPORT CUresult cuMemcpyAsync(unsigned long long dst, unsigned long long src,
   return OK;
 }
 
+EXPORT CUresult cuMemcpyHtoD_v2(unsigned long long dst, const void *src,
+                                size_t bytes) {
+  ENTER("cuMemcpyHtoD_v2");
+  REQUIRE_INIT();
+  if (!dst || !src)
+    return INVALID_VALUE;
+  if (!contextCurrent())
+    return INVALID_CONTEXT;
+  memcpy((void *)(uintptr_t)dst, src, bytes);
+  pthread_mutex_lock(&lock);
+  ++counters.uploads;
+  counters.bytes_uploaded += (int64_t)bytes;
+  pthread_mutex_unlock(&lock);
+  TRACE("cuMemcpyHtoD %zu", bytes);
+  return OK;
+}
+
 EXPORT CUresult cuMemsetD16Async(unsigned long long dst, unsigned short value,
                                  size_t count, void *stream) {
   ENTER("cuMemsetD16Async");
@@ -480,8 +722,6 @@ EXPORT CUresult cuMemsetD32Async(unsigned long long dst, unsigned value,
   return OK;
 }
 
-static int eventTag;
-
 EXPORT CUresult cuStreamCreate(void **stream, unsigned flags) {
   ENTER("cuStreamCreate");
   REQUIRE_INIT();
@@ -494,10 +734,13 @@ EXPORT CUresult cuStreamCreate(void **stream, unsigned flags) {
 
 EXPORT CUresult cuStreamSynchronize(void *stream) {
   ENTER("cuStreamSynchronize");
-  if (stream != &streamTag)
+  if (stream && stream != &streamTag)
     return INVALID_HANDLE;
   COUNT(synchronizations, 1);
-  TRACE("cuStreamSynchronize");
+  if (stream)
+    TRACE("cuStreamSynchronize");
+  else
+    TRACE("cuStreamSynchronize (default stream)");
   return OK;
 }
 
@@ -510,17 +753,35 @@ EXPORT CUresult cuStreamDestroy_v2(void *stream) {
   return OK;
 }
 
+/* Events remember their flags and the number of kernels launched (on any
+ * stream) when they were last recorded: cuEventElapsedTime reports 0.5 ms
+ * per kernel between two events. */
+#define EVENT_MAGIC 0x45564e
+typedef struct FakeEvent {
+  int magic;
+  unsigned flags;
+  int recorded;
+  int64_t launches;
+} FakeEvent;
+
+static FakeEvent *asEvent(void *event) {
+  FakeEvent *e = (FakeEvent *)event;
+  return e && e->magic == EVENT_MAGIC ? e : NULL;
+}
+
 EXPORT CUresult cuStreamWaitEvent(void *stream, void *event, unsigned flags) {
   ENTER("cuStreamWaitEvent");
   (void)flags;
-  return stream == &streamTag && event == &eventTag ? OK : INVALID_HANDLE;
+  return stream == &streamTag && asEvent(event) ? OK : INVALID_HANDLE;
 }
 
 EXPORT CUresult cuEventCreate(void **event, unsigned flags) {
   ENTER("cuEventCreate");
   REQUIRE_INIT();
-  (void)flags;
-  *event = &eventTag;
+  FakeEvent *e = (FakeEvent *)calloc(1, sizeof(FakeEvent));
+  e->magic = EVENT_MAGIC;
+  e->flags = flags;
+  *event = e;
   COUNT(live_events, 1);
   return OK;
 }
@@ -528,12 +789,19 @@ EXPORT CUresult cuEventCreate(void **event, unsigned flags) {
 EXPORT CUresult cuEventRecord(void *event, void *stream) {
   ENTER("cuEventRecord");
   (void)stream;
-  return event == &eventTag ? OK : INVALID_HANDLE;
+  FakeEvent *e = asEvent(event);
+  if (!e)
+    return INVALID_HANDLE;
+  pthread_mutex_lock(&lock);
+  e->recorded = 1;
+  e->launches = counters.launches;
+  pthread_mutex_unlock(&lock);
+  return OK;
 }
 
 EXPORT CUresult cuEventSynchronize(void *event) {
   ENTER("cuEventSynchronize");
-  if (event != &eventTag)
+  if (!asEvent(event))
     return INVALID_HANDLE;
   COUNT(synchronizations, 1);
   return OK;
@@ -541,8 +809,25 @@ EXPORT CUresult cuEventSynchronize(void *event) {
 
 EXPORT CUresult cuEventDestroy_v2(void *event) {
   ENTER("cuEventDestroy_v2");
-  if (event != &eventTag)
+  FakeEvent *e = asEvent(event);
+  if (!e)
     return INVALID_HANDLE;
+  e->magic = 0;
+  free(e);
   COUNT(live_events, -1);
+  return OK;
+}
+
+EXPORT CUresult cuEventElapsedTime(float *milliseconds, void *start,
+                                   void *end) {
+  ENTER("cuEventElapsedTime");
+  FakeEvent *s = asEvent(start), *e = asEvent(end);
+  if (!milliseconds)
+    return INVALID_VALUE;
+  /* As the driver: both recorded, neither without timing (flag 2). */
+  if (!s || !e || !s->recorded || !e->recorded || ((s->flags | e->flags) & 2))
+    return INVALID_HANDLE;
+  *milliseconds = 0.5f * (float)(e->launches - s->launches);
+  TRACE("cuEventElapsedTime %g ms", (double)*milliseconds);
   return OK;
 }

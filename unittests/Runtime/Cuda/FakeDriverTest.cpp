@@ -7,11 +7,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "CudaTestUtil.h"
-#include "FakeCuda.h"
+#include "FakeDriverFixture.h"
 
 #include "gmock/gmock.h"
-#include "gtest/gtest.h"
 
 #include <cstring>
 #include <thread>
@@ -20,43 +18,11 @@
 using namespace lowbit::cuda::test;
 using ::testing::HasSubstr;
 
-static const bool configured =
-    setEnvironment("LOWBIT_CUDA_DRIVER", LOWBIT_FAKE_CUDA) &&
-    setEnvironment("FAKE_CUDA_DEVICES", "2");
-
 namespace {
 
 const char kCubin[] = "\x7f"
                       "ELF fake cubin";
 const char kPtx[] = ".version 8.0\n.target sm_90\n";
-
-fake_cuda_counters counters() {
-  fake_cuda_counters c;
-  fake_cuda_get_counters(&c);
-  return c;
-}
-
-class CudaFakeDriver : public ::testing::Test {
-protected:
-  void SetUp() override {
-    ASSERT_TRUE(configured);
-    fake_cuda_fail(nullptr, 0);
-    lowbit_cuda_clear_error();
-    before = counters();
-  }
-  void TearDown() override {
-    fake_cuda_fail(nullptr, 0);
-    // Whatever happened, everything was released and every pushed context
-    // popped.
-    fake_cuda_counters after = counters();
-    EXPECT_EQ(after.live_allocations, before.live_allocations);
-    EXPECT_EQ(after.live_streams, before.live_streams);
-    EXPECT_EQ(after.live_events, before.live_events);
-    EXPECT_EQ(after.live_modules, before.live_modules);
-    EXPECT_EQ(after.context_depth, 0);
-  }
-  fake_cuda_counters before;
-};
 
 TEST_F(CudaFakeDriver, AvailableAndDescribed) {
   EXPECT_EQ(lowbit_cuda_available(), 1);

@@ -95,6 +95,48 @@ TEST(CudaNoDriver, EntryPointProtocol) {
   EXPECT_EQ(lowbit_cuda_end_call("lowbit_f"), nullptr);
 }
 
+TEST(CudaNoDriver, BindingNeedsNoDriver) {
+  // What an artifact's bind_weights does when it is opened: it succeeds,
+  // and its entry points fail for want of a driver.
+  static const char ptx[] =
+      ".version 8.0\n.target sm_90\n"
+      ".visible .global .align 16 .b8 __lowbit_weight_00000000000000aa[64];\n";
+  static const unsigned char weights[64] = {1, 2, 3};
+  lowbit_cuda_clear_error();
+  void *module = mgpuModuleLoadJIT(const_cast<char *>(ptx), 3);
+  EXPECT_EQ(lowbit_cuda_bind_global(ptx, "__lowbit_weight_00000000000000aa",
+                                    weights, sizeof(weights)),
+            nullptr);
+  EXPECT_EQ(lastError(), "");
+  lowbit_cuda_begin_call();
+  EXPECT_EQ(mgpuModuleGetFunction(module, "kernel"), nullptr);
+  const char *message = lowbit_cuda_end_call("lowbit_f");
+  ASSERT_NE(message, nullptr);
+  EXPECT_THAT(message, StartsWith(std::string("lowbit_f: ") + kNoDriver));
+  mgpuModuleUnload(module);
+  EXPECT_STREQ(lowbit_cuda_bind_global(ptx, nullptr, weights, 64),
+               "lowbit_cuda_bind_global: the symbol is NULL");
+}
+
+TEST(CudaNoDriver, KernelTiming) {
+  EXPECT_EQ(lowbit_cuda_set_kernel_timing(1), 0);
+  lowbit_cuda_begin_call();
+  callEverything();
+  EXPECT_NE(lowbit_cuda_end_call("f"), nullptr);
+  EXPECT_EQ(lowbit_cuda_last_kernel_time(nullptr, nullptr), -1);
+  EXPECT_EQ(lastError(),
+            "lowbit_cuda_last_kernel_time: the last timed call failed");
+  // A call that launches nothing needs no driver.
+  lowbit_cuda_begin_call();
+  EXPECT_EQ(lowbit_cuda_end_call("f"), nullptr);
+  double milliseconds = -1;
+  int64_t kernels = -1;
+  EXPECT_EQ(lowbit_cuda_last_kernel_time(&milliseconds, &kernels), 0);
+  EXPECT_EQ(milliseconds, 0.0);
+  EXPECT_EQ(kernels, 0);
+  lowbit_cuda_set_kernel_timing(0);
+}
+
 TEST(CudaNoDriver, ErrorsArePerThread) {
   lowbit_cuda_clear_error();
   EXPECT_EQ(mgpuStreamCreate(), nullptr);
