@@ -337,11 +337,6 @@ LogicalResult lowerToLLVMDialect(ModuleOp module,
   if (options.target != "cpu" && !cuda)
     return module.emitError()
            << "unknown target '" << options.target << "'; expected cpu or cuda";
-  if (cuda && options.externalMinBytes > 0)
-    return module.emitError()
-           << "the cuda target keeps weights in the code (they become device "
-              "globals, uploaded once when the kernels load); a weights file "
-              "for the GPU is not supported yet";
   if (cuda && options.pipeline != "auto")
     return module.emitError() << "the cuda target has its own lowering "
                                  "(lowbit-gpu-pipeline); --pipeline="
@@ -400,6 +395,8 @@ LogicalResult lowerToLLVMDialect(ModuleOp module,
     if (!options.cudaPath.empty())
       gpu.cudaPath = options.cudaPath;
     gpu.lowerHost = true;
+    // Weights the kernels read become device globals filled at bind time.
+    gpu.externalWeightsMinBytes = int64_t(options.externalMinBytes);
     buildGpuPipeline(pm, gpu);
   } else if (pipeline == "reference") {
     if (!options.pipelineOptions.empty())
@@ -430,13 +427,23 @@ LogicalResult lowerToLLVMDialect(ModuleOp module,
   if (failed(pm.run(module)))
     return failure();
 
+  // Host weights first (their table index is their position), then the
+  // weights of the kernels (cuda).
   std::vector<OutlinedWeight> outlined;
   if (options.externalMinBytes > 0) {
+    FailureOr<std::vector<OutlinedWeight>> device =
+        collectDeviceWeights(module, 0);
+    if (failed(device))
+      return failure();
     FailureOr<std::vector<OutlinedWeight>> moved =
         outlineWeights(module, prefix, options.externalMinBytes);
     if (failed(moved))
       return failure();
     outlined = std::move(*moved);
+    for (OutlinedWeight &weight : *device) {
+      weight.name = "w" + std::to_string(outlined.size());
+      outlined.push_back(std::move(weight));
+    }
   }
 
   WrapperBuilder wrappers(module, prefix);

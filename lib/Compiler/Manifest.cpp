@@ -80,6 +80,10 @@ std::string manifestJson(llvm::ArrayRef<EntryPoint> entries,
     out += ",\"bytes\":" + std::to_string(weight.bytes.size()) +
            ",\"align\":" + std::to_string(kWeightAlignment) + ",\"type\":";
     io::appendJsonString(out, weight.type);
+    if (!weight.deviceSymbol.empty()) {
+      out += ",\"device\":";
+      io::appendJsonString(out, weight.deviceSymbol);
+    }
     out += '}';
   }
   out += "]}";
@@ -97,11 +101,13 @@ llvm::Error writeWeightsFile(llvm::StringRef path,
       {"format", "lowbit-weights"}, {"artifact", artifactName.str()}};
   for (const OutlinedWeight &weight : weights) {
     uint64_t size = weight.bytes.size();
-    uint64_t rounded = (size + kWeightAlignment - 1) / kWeightAlignment *
-                       kWeightAlignment;
+    uint64_t rounded =
+        (size + kWeightAlignment - 1) / kWeightAlignment * kWeightAlignment;
     std::vector<uint8_t> &bytes = padded.emplace_back(weight.bytes);
     bytes.resize(rounded, 0);
-    tensors.push_back({weight.name, io::SafetensorsDType::U8, {rounded},
+    tensors.push_back({weight.name,
+                       io::SafetensorsDType::U8,
+                       {rounded},
                        {bytes.data(), rounded}});
     metadata["lowbit.type." + weight.name] = weight.type;
   }

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lowbit/Compiler/Compiler.h"
+#include "lowbit/Dialect/Lowbit/IR/LowbitDialect.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/Builders.h"
@@ -55,11 +56,19 @@ outlineWeights(ModuleOp module, llvm::StringRef prefix, uint64_t minBytes) {
   MLIRContext *context = module.getContext();
   std::vector<OutlinedWeight> weights;
   SmallVector<LLVM::GlobalOp> outlined;
-  for (auto global : module.getOps<LLVM::GlobalOp>()) {
+  for (auto global :
+       llvm::make_early_inc_range(module.getOps<LLVM::GlobalOp>())) {
     std::optional<ArrayRef<char>> bytes = constantBytes(global);
     uint64_t alignment = global.getAlignment().value_or(1);
     if (!bytes || bytes->size() < minBytes || alignment > kWeightAlignment)
       continue;
+    // Host copies of weights that only kernels read (cuda) are dead: they
+    // belong in neither the code nor the weights file.
+    if (global.getLinkage() == LLVM::Linkage::Private &&
+        SymbolTable::symbolKnownUseEmpty(global, module)) {
+      global.erase();
+      continue;
+    }
     OutlinedWeight weight;
     weight.name = "w" + std::to_string(weights.size());
     weight.type = typeText(global.getValueOrNull());
@@ -114,6 +123,38 @@ outlineWeights(ModuleOp module, llvm::StringRef prefix, uint64_t minBytes) {
       use.replaceAllUsesWith(pointer);
       use.erase();
     }
+    global.erase();
+  }
+  return weights;
+}
+
+FailureOr<std::vector<OutlinedWeight>> collectDeviceWeights(ModuleOp module,
+                                                            size_t first) {
+  std::vector<OutlinedWeight> weights;
+  for (auto global :
+       llvm::make_early_inc_range(module.getOps<LLVM::GlobalOp>())) {
+    if (!global->hasAttr(mlir::lowbit::LowbitDialect::kDeviceWeightAttrName))
+      continue;
+    auto dense = dyn_cast_or_null<DenseElementsAttr>(global.getValueOrNull());
+    std::optional<ArrayRef<char>> bytes = constantBytes(global);
+    OutlinedWeight weight;
+    if (dense && dense.isSplat() &&
+        dense.getElementType().getIntOrFloatBitWidth() % 8 == 0) {
+      // Splats store one element; the weights file holds them all.
+      ArrayRef<char> element = dense.getRawData();
+      for (int64_t i = 0, e = dense.getNumElements(); i < e; ++i)
+        weight.bytes.insert(weight.bytes.end(), element.begin(), element.end());
+    } else if (bytes) {
+      weight.bytes.assign(bytes->begin(), bytes->end());
+    } else {
+      return global.emitError()
+             << "internal error: the device weight " << global.getSymName()
+             << " has no byte-addressed dense value";
+    }
+    weight.name = "w" + std::to_string(first + weights.size());
+    weight.type = typeText(global.getValueOrNull());
+    weight.deviceSymbol = global.getSymName().str();
+    weights.push_back(std::move(weight));
     global.erase();
   }
   return weights;

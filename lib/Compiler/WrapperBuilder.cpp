@@ -442,18 +442,76 @@ WrapperBuilder::buildWeightBinding(llvm::ArrayRef<OutlinedWeight> weights) {
       LLVM::AddOp::create(b, loc, i, LLVM::ConstantOp::create(b, loc, i64, 1));
   LLVM::BrOp::create(b, loc, ValueRange{next}, loop);
 
-  // All good: copy the pointers into the table and raise the flag.
+  // All good: copy the host weights' pointers into the table (they come
+  // first), hand the device weights to the runtime, and raise the flag.
   b.setInsertionPointToEnd(done);
-  Value tableAddress = LLVM::AddressOfOp::create(b, loc, ptrType, table);
-  Value bytes = LLVM::ConstantOp::create(b, loc, i64, count * 8);
-  LLVM::MemcpyOp::create(b, loc, tableAddress, pointers, bytes,
-                         /*isVolatile=*/false);
+  int64_t hostCount = llvm::count_if(
+      weights, [](const OutlinedWeight &w) { return w.deviceSymbol.empty(); });
+  if (hostCount > 0) {
+    Value tableAddress = LLVM::AddressOfOp::create(b, loc, ptrType, table);
+    Value bytes = LLVM::ConstantOp::create(b, loc, i64, hostCount * 8);
+    LLVM::MemcpyOp::create(b, loc, tableAddress, pointers, bytes,
+                           /*isVolatile=*/false);
+  }
+  if (failed(bindDeviceWeights(func, fail, weights, pointers)))
+    return failure();
   LLVM::StoreOp::create(
       b, loc, LLVM::ConstantOp::create(b, loc, i32, 1),
       LLVM::AddressOfOp::create(b, loc, ptrType, boundFlagName));
   LLVM::StoreOp::create(b, loc, LLVM::ZeroOp::create(b, loc, ptrType),
                         slotAddress());
   LLVM::ReturnOp::create(b, loc, LLVM::ConstantOp::create(b, loc, i32, kOk));
+  return success();
+}
+
+LogicalResult
+WrapperBuilder::bindDeviceWeights(LLVM::LLVMFuncOp func, Block *fail,
+                                  llvm::ArrayRef<OutlinedWeight> weights,
+                                  Value pointers) {
+  if (llvm::all_of(weights, [](const OutlinedWeight &w) {
+        return w.deviceSymbol.empty();
+      }))
+    return success();
+  // const char *lowbit_cuda_bind_global(const void *anchor,
+  //     const char *symbol, const void *host, size_t bytes): NULL or the
+  // error. The anchor (the bound flag) tells the runtime which loaded
+  // library's kernels the weights belong to.
+  LLVM::LLVMFuncOp bind = declareExternal(
+      "lowbit_cuda_bind_global",
+      LLVM::LLVMFunctionType::get(ptrType, {ptrType, ptrType, ptrType, i64}));
+  if (!bind)
+    return failure();
+  Value anchor = LLVM::AddressOfOp::create(b, loc, ptrType, boundFlagName);
+  Value null = LLVM::ZeroOp::create(b, loc, ptrType);
+  for (auto [index, weight] : llvm::enumerate(weights)) {
+    if (weight.deviceSymbol.empty())
+      continue;
+    std::string symbol = addString(
+        "__lowbit_device_symbol_" + std::to_string(index), weight.deviceSymbol);
+    Value slot = LLVM::GEPOp::create(
+        b, loc, ptrType, ptrType, pointers,
+        ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(index)});
+    Value pointer = LLVM::LoadOp::create(b, loc, ptrType, slot);
+    Value message =
+        LLVM::CallOp::create(
+            b, loc, bind,
+            ValueRange{anchor,
+                       LLVM::AddressOfOp::create(b, loc, ptrType, symbol),
+                       pointer,
+                       LLVM::ConstantOp::create(b, loc, i64,
+                                                int64_t(weight.bytes.size()))})
+            .getResult();
+    Value failedBind =
+        LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ne, message, null);
+    Block *current = b.getInsertionBlock();
+    Block *next = b.createBlock(&func.getBody(), Region::iterator(fail));
+    b.setInsertionPointToEnd(current);
+    LLVM::CondBrOp::create(b, loc, failedBind, fail,
+                           ValueRange{message, LLVM::ConstantOp::create(
+                                                   b, loc, i32, kErrorDevice)},
+                           next, ValueRange());
+    b.setInsertionPointToEnd(next);
+  }
   return success();
 }
 

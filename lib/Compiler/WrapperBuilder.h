@@ -65,6 +65,13 @@ private:
   /// A block of `func` that stores its (message, code) arguments as the
   /// error and returns the code.
   mlir::Block *addFailBlock(mlir::LLVM::LLVMFuncOp func);
+  /// In `<prefix>bind_weights`: passes each device weight (cuda) to
+  /// lowbit_cuda_bind_global, failing with kErrorDevice and the runtime's
+  /// message.
+  mlir::LogicalResult bindDeviceWeights(mlir::LLVM::LLVMFuncOp func,
+                                        mlir::Block *fail,
+                                        llvm::ArrayRef<OutlinedWeight> weights,
+                                        mlir::Value pointers);
 
   mlir::ModuleOp module;
   mlir::SymbolTable symbols;

@@ -13,6 +13,8 @@
 
 #include "mlir/Pass/Pass.h"
 
+#include <cstdint>
+
 #include <memory>
 
 namespace lowbit {
@@ -31,6 +33,13 @@ std::unique_ptr<mlir::Pass> createStageBuffersPass();
 /// returns, unless it escapes (returned, passed to a call, stored). The
 /// upstream deallocation pipeline cannot see through gpu.launch_func.
 std::unique_ptr<mlir::Pass> createFreeHostBuffersPass();
+
+/// `lowbit-gpu-outline-device-weights` (on the LLVM dialect of the GPU
+/// modules, before serialization): constant globals of at least `minBytes`
+/// become zero-initialized `__lowbit_weight_<content hash>` globals (no
+/// bytes in the binary; loads of them stay invariant), and their bytes move
+/// to host globals of the same name marked kDeviceWeightAttr.
+std::unique_ptr<mlir::Pass> createOutlineDeviceWeightsPass(uint64_t minBytes);
 
 /// The host code to the LLVM dialect: gpu-async-region (one stream per
 /// call, waits before host reads), loops, memref, arith, math (libm), func,

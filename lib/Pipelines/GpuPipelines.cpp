@@ -391,9 +391,13 @@ void buildGpuPipeline(OpPassManager &pm, const GpuPipelineOptions &options) {
              ",gpu.module(convert-vector-to-scf,expand-strided-metadata,"
              "lower-affine,convert-scf-to-cf,convert-math-to-llvm,"
              "convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,canonicalize,cse,"
-             "reconcile-unrealized-casts)," +
-             binary;
+             "reconcile-unrealized-casts)";
   if (failed(parsePassPipeline(pipeline, pm)))
+    llvm::report_fatal_error("lowbit: the GPU pipeline does not parse");
+  if (options.externalWeightsMinBytes > 0)
+    pm.addPass(createOutlineDeviceWeightsPass(
+        uint64_t(options.externalWeightsMinBytes.getValue())));
+  if (failed(parsePassPipeline(binary, pm)))
     llvm::report_fatal_error("lowbit: the GPU pipeline does not parse");
   if (!options.lowerHost)
     return;
@@ -401,6 +405,9 @@ void buildGpuPipeline(OpPassManager &pm, const GpuPipelineOptions &options) {
   pm.addPass(createSymbolDCEPass());
   pm.addPass(createFreeHostBuffersPass());
   buildGpuHostToLLVM(pm);
+  // The host lowering drops the last reads of host weight copies that only
+  // kernels needed.
+  pm.addPass(createSymbolDCEPass());
 }
 
 void registerLowbitGpuPipelines() {

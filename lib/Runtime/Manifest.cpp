@@ -191,7 +191,9 @@ Result<EntrySpec> Checker::entry(const JsonValue &v,
 
 Result<WeightSpec> Checker::weight(const JsonValue &v,
                                    const std::string &path) const {
-  if (Status s = object(v, path, {"name", "bytes", "align"}, {"type"}); !s)
+  if (Status s =
+          object(v, path, {"name", "bytes", "align"}, {"type", "device"});
+      !s)
     return s;
   WeightSpec w;
   Result<std::string> name = string(*v.get("name"), path + ".name");
@@ -219,6 +221,12 @@ Result<WeightSpec> Checker::weight(const JsonValue &v,
     if (!text)
       return text.status();
     w.type = *text;
+  }
+  if (const JsonValue *device = v.get("device")) {
+    Result<std::string> symbol = string(*device, path + ".device");
+    if (!symbol)
+      return symbol.status();
+    w.device = *symbol;
   }
   return w;
 }

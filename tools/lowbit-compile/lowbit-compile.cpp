@@ -204,9 +204,6 @@ static Error checkCudaOptions(Emit kind, std::string &runtimeLibrary,
     return error("--pipeline-options does not apply to --target=cuda");
   if (threads.getNumOccurrences())
     return error("--num-threads does not apply to --target=cuda");
-  if (weightsMode == "external" || !weightsFilename.empty())
-    return error("--target=cuda keeps the weights in the code (as device "
-                 "globals); weights files for the GPU are not supported yet");
   StringRef chip = gpuChip;
   StringRef digits = chip.starts_with("sm_") ? chip.drop_front(3) : "";
   if (digits.ends_with("a") || digits.ends_with("f"))
@@ -360,10 +357,7 @@ int main(int argc, char **argv) {
   if (failed(entries))
     return 1;
 
-  // The cuda target keeps every weight in the code (weights files that
-  // the input references are read into it).
   bool external =
-      !cuda &&
       (weightsMode == "external" ||
        (weightsMode == "auto" &&
         (compiler::hasExternalWeights(*module) || !weightsFilename.empty())));

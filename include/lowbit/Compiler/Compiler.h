@@ -80,6 +80,7 @@ struct OutlinedWeight {
   std::string name;           // "w0", "w1", ... in the order of the table
   std::string type;           // the MLIR type of its value, for inspection
   std::vector<uint8_t> bytes; // its bytes as laid out in memory
+  std::string deviceSymbol;   // the device global it fills (cuda), or ""
 };
 
 /// Names of the entry-block arguments of functions as written in the
@@ -154,6 +155,12 @@ bool hasExternalWeights(mlir::ModuleOp module);
 mlir::FailureOr<std::vector<OutlinedWeight>>
 outlineWeights(mlir::ModuleOp module, llvm::StringRef prefix,
                uint64_t minBytes);
+
+/// Removes the host globals that lowbit-gpu-pipeline's
+/// external-weights-min-bytes leaves with the bytes of device weights
+/// (marked lowbit.device_weight) and returns them, named from "w<first>".
+mlir::FailureOr<std::vector<OutlinedWeight>>
+collectDeviceWeights(mlir::ModuleOp module, size_t first);
 
 /// The symbol of the table outlineWeights creates.
 std::string weightTableSymbol(llvm::StringRef prefix);

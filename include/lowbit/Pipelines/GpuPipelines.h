@@ -50,6 +50,14 @@ struct GpuPipelineOptions : mlir::PassPipelineOptions<GpuPipelineOptions> {
                      "host code lowered to the LLVM dialect with mgpu* calls "
                      "(liblowbit_cuda_runtime, docs/CudaRuntime.md)"),
       llvm::cl::init(false)};
+  Option<int64_t> externalWeightsMinBytes{
+      *this, "external-weights-min-bytes",
+      llvm::cl::desc("Keep constants of at least this many bytes out of the "
+                     "kernels' binaries: uninitialized device globals filled "
+                     "at run time (lowbit_cuda_bind_global), their bytes in "
+                     "host globals marked lowbit.device_weight for the "
+                     "weights file; 0 keeps every constant in the binary"),
+      llvm::cl::init(0)};
 };
 
 /// lowbit-lower-gpu, bufferization, the kernel form mapped to gpu.launch

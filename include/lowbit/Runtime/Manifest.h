@@ -49,6 +49,9 @@ struct WeightSpec {
   int64_t paddedBytes = 0;
   /// The optional "type": the MLIR type the bytes hold (informational).
   std::string type;
+  /// The optional "device": the device global the weight fills (cuda
+  /// artifacts; the generated bind function uploads it).
+  std::string device;
 };
 
 struct Manifest {

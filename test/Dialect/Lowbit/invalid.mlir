@@ -276,10 +276,15 @@ func.func @qmatmul_int_input(%x: tensor<3x64xi8>, %w: !w) {
 
 // -----
 
-// expected-error @+1 {{unknown lowbit attribute 'lowbit.nmae'; expected 'lowbit.weights_file' or 'lowbit.name'}}
+// expected-error @+1 {{unknown lowbit attribute 'lowbit.nmae'; expected 'lowbit.weights_file', 'lowbit.name' or 'lowbit.device_weight'}}
 func.func private @misspelled() attributes {lowbit.nmae = "x"}
 
 // -----
 
 // expected-error @+1 {{'lowbit.name' must be a string naming the op}}
 func.func private @name_not_string() attributes {lowbit.name = 3 : i32}
+
+// -----
+
+// expected-error @+1 {{'lowbit.device_weight' must be a unit attribute of an LLVM global}}
+func.func private @device_weight_on_func() attributes {lowbit.device_weight}

@@ -17,7 +17,10 @@ through the lowbit runtime (lowbit.load), as a user would:
    (float64) on the dequantized weights within the error of f32
    accumulation over K;
 3. the same entry point called from 4 threads at once gives the same
-   results, and so do repeated calls.
+   results, and so do repeated calls;
+4. the module compiled with `--weights=external` (weights in a weights
+   file, uploaded into device globals when bound) gives bit-identical
+   results for every case.
 """
 
 import os
@@ -119,15 +122,15 @@ def matmul_cases(rng, module, batches, activations=ACTIVATIONS, prefix="mm"):
     return cases
 
 
-def compile_module(work, text, chip):
+def compile_module(work, text, chip, name="cases", extra=()):
     source = os.path.join(work, "cases.mlir")
-    library = os.path.join(work, "cases.so")
+    library = os.path.join(work, name + ".so")
     with open(source, "w") as f:
         f.write(text)
     compiler = os.path.join(os.path.dirname(os.environ["LOWBIT_OPT"]),
                             "lowbit-compile")
     result = subprocess.run([compiler, "--target=cuda", f"--gpu-chip={chip}",
-                             source, "-o", library],
+                             *extra, source, "-o", library],
                             capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"lowbit-compile failed:\n{result.stderr}")
@@ -196,7 +199,27 @@ def main():
                for o in outputs)
     print(f"threads: {'same results' if same else 'results differ FAILED'}")
 
-    total = failures + mm_failures + (not same)
+    # Every weight of at least 64 bytes in the weights file.
+    external = lowbit.load(compile_module(
+        work, module.text(), chip, "external",
+        ["--weights=external", "--external-min-bytes=64"]))
+    device_weights = sum(1 for w in external.manifest["weights"]
+                         if "device" in w)
+    ext_failures = 0
+    for name, inputs in ([(n, (x,)) for n, x, _, _ in exact] +
+                         [(n, i) for n, i, _, _, _, _ in matmul]):
+        (want,) = model[name](*inputs)
+        (got,) = external[name](*inputs)
+        if not np.array_equal(want.view(np.uint8), got.view(np.uint8)):
+            print(f"external weights: {name} differs FAILED")
+            ext_failures += 1
+    print(f"external weights: {device_weights} device weights, "
+          f"{ext_failures} entry points differ")
+
+    total = failures + mm_failures + (not same) + ext_failures
+    if device_weights == 0:
+        print("external weights: no weight left the kernels FAILED")
+        total += 1
     if total:
         sys.exit(f"{total} checks failed")
     print("all checks passed")

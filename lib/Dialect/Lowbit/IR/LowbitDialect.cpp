@@ -33,8 +33,16 @@ LogicalResult LowbitDialect::verifyOperationAttribute(Operation *op,
              << "'" << kNameAttrName << "' must be a string naming the op";
     return success();
   }
+  if (attr.getName() == kDeviceWeightAttrName) {
+    // By name: the dialect does not depend on the LLVM dialect.
+    if (!isa<UnitAttr>(attr.getValue()) ||
+        op->getName().getStringRef() != "llvm.mlir.global")
+      return op->emitError() << "'" << kDeviceWeightAttrName
+                             << "' must be a unit attribute of an LLVM global";
+    return success();
+  }
   return op->emitError() << "unknown lowbit attribute '"
                          << attr.getName().getValue() << "'; expected '"
-                         << kWeightsFileAttrName << "' or '" << kNameAttrName
-                         << "'";
+                         << kWeightsFileAttrName << "', '" << kNameAttrName
+                         << "' or '" << kDeviceWeightAttrName << "'";
 }

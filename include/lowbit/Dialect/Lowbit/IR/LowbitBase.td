@@ -30,6 +30,12 @@ def Lowbit_Dialect : Dialect {
         "lowbit.weights_file";
     /// Op attribute naming an op (e.g. a model layer) for skip lists.
     static constexpr ::llvm::StringLiteral kNameAttrName = "lowbit.name";
+    /// Unit attribute of the host globals that hold the bytes of GPU
+    /// weights kept out of the kernels' binaries (lowbit-gpu-pipeline's
+    /// external-weights-min-bytes); the global's name is the device
+    /// global's.
+    static constexpr ::llvm::StringLiteral kDeviceWeightAttrName =
+        "lowbit.device_weight";
 
   private:
     void registerAttributes();
