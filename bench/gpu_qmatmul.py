@@ -44,13 +44,15 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Weight formats (docs/Formats.md): code bits, block size, scale type, and
-# double quantization of the scales (format, second-level block).
+# Weight formats: the numerics core's scheme (lowbit.numerics.Scheme
+# fields) and the same scheme in MLIR.
 FORMATS = {
-    "int4-g128": dict(code="i4", bits=4, block=128, scale="f16", dq=None,
+    "int4-g128": dict(scheme=dict(format="i4", block_size=128,
+                                  scale_type="f16"),
                       mlir="#lowbit.scheme<i4, block = 128, scale = f16>"),
-    "nf4-g64-dq": dict(code="nf4", bits=4, block=64, scale="f16",
-                       dq=("dyn8", 256),
+    "nf4-g64-dq": dict(scheme=dict(format="nf4", block_size=64,
+                                   scale_type="f16", double_quant="dyn8",
+                                   double_quant_block_size=256),
                        mlir="#lowbit.scheme<nf4, block = 64, scale = f16, "
                             "dq = <dyn8, block = 256>>"),
 }
@@ -67,12 +69,6 @@ LORA_TARGET = 0.10
 # reported as wrong: f16 output rounding gives ~5e-4.
 MAX_ERROR = 1e-2
 
-NF4 = np.array([-1.0, -0.6961928009986877, -0.5250730514526367,
-                -0.39491748809814453, -0.28444138169288635,
-                -0.18477343022823334, -0.09105003625154495, 0.0,
-                0.07958029955625534, 0.16093020141124725, 0.24611230194568634,
-                0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
-                0.7229568362236023, 1.0], dtype=np.float32)
 NP_FLOAT = {"f16": np.float16, "f32": np.float32, "f64": np.float64}
 
 
@@ -86,97 +82,46 @@ def round_up(x, multiple):
 
 
 # ---------------------------------------------------------------------------
-# Packed weights (docs/Formats.md §6: sections at multiples of 64 bytes)
+# Packed weights: made and read by lowbit's numerics core (the library
+# lowbit.numerics loads, liblowbit_numerics_c.so, which needs no LLVM)
 # ---------------------------------------------------------------------------
 
-def layout(fmt, n, k):
-    """{section: (offset, bytes)} of the canonical packed buffer, and its
-    size."""
-    f = FORMATS[fmt]
-    blocks = n * (k // f["block"])
-    sizes = [("codes", n * ((k * f["bits"] + 7) // 8))]
-    if f["dq"]:
-        sizes += [("scales", blocks),
-                  ("scale_scales", 4 * -(-blocks // f["dq"][1])),
-                  ("scale_offset", 4)]
-    else:
-        sizes.append(("scales", 2 * blocks))
-    sections, end = {}, 0
-    for name, size in sizes:
-        offset = round_up(end, 64)
-        sections[name] = (offset, size)
-        end = offset + size
-    return sections, end
+_numerics = None
+
+
+def load_numerics(lib_dir):
+    """lowbit.numerics, its library taken from `lib_dir`."""
+    global _numerics
+    if _numerics is None:
+        os.environ["LOWBIT_LIBRARY_DIR"] = os.path.abspath(lib_dir)
+        sys.path.insert(0, os.path.join(ROOT, "python"))
+        import lowbit.numerics
+        _numerics = lowbit.numerics
+    return _numerics
+
+
+def scheme_of(fmt):
+    return _numerics.Scheme(**FORMATS[fmt]["scheme"])
+
+
+def packed_bytes(fmt, n, k):
+    """The size of the canonical packed [n, k] weight (docs/Formats.md)."""
+    return _numerics.layout(scheme_of(fmt), n, k)["total_bytes"]
 
 
 def synthesize_packed(fmt, n, k, rng):
-    """A packed weight with random codes and positive scales around 2^-7
-    (random double-quantization codes around a 2^-7 offset)."""
-    sections, size = layout(fmt, n, k)
-    buf = np.zeros(size, np.uint8)
-
-    def put(name, data):
-        offset, nbytes = sections[name]
-        buf[offset:offset + nbytes] = np.frombuffer(data.tobytes(), np.uint8)
-
-    put("codes", rng.integers(0, 256, sections["codes"][1], dtype=np.uint8))
-    if FORMATS[fmt]["dq"]:
-        put("scales", rng.integers(0, 256, sections["scales"][1],
-                                   dtype=np.uint8))
-        put("scale_scales", np.full(sections["scale_scales"][1] // 4,
-                                    2.0 ** -9, np.float32))
-        put("scale_offset", np.array([2.0 ** -7], np.float32))
-    else:
-        scales = rng.uniform(0.5, 1.5, sections["scales"][1] // 2) * 2.0 ** -7
-        put("scales", scales.astype(np.float16))
-    return buf
-
-
-def dyn8_table():
-    """bitsandbytes' signed dynamic map (docs/Formats.md §5.1), in f32."""
-    values = [np.float32(0), np.float32(1)]
-    for i in range(7):
-        count = 2 ** i + 1
-        step = (np.float32(1) - np.float32(0.1)) / np.float32(2 ** i)
-        points = [np.float32(0.1) + step * np.float32(j) if j < count / 2 else
-                  np.float32(1) - step * np.float32(count - 1 - j)
-                  for j in range(count)]
-        scale = np.float32(10.0 ** (i - 6))
-        for a, b in zip(points, points[1:]):
-            v = np.float32((a + b) / np.float32(2)) * scale
-            values += [v, -v]
-    return np.sort(np.array(values, np.float32))
+    """A packed weight: random normal values (std 0.02, like LLM weights)
+    quantized by the numerics core."""
+    values = rng.standard_normal((n, k), dtype=np.float32)
+    values *= np.float32(0.02)
+    return _numerics.quantize(values, scheme_of(fmt),
+                              threads=os.cpu_count() or 1)
 
 
 def dequantize(fmt, n, k, buf):
-    """The f32 values of a packed [n, k] weight (docs/Formats.md §3)."""
-    f = FORMATS[fmt]
-    sections, _ = layout(fmt, n, k)
-    offset, nbytes = sections["codes"]
-    codes = buf[offset:offset + nbytes].reshape(n, k // 2)
-    q = np.empty((n, k), np.uint8)
-    q[:, 0::2] = codes & 0xF  # element 2i is the low nibble of byte i
-    q[:, 1::2] = codes >> 4
-    if f["code"] == "nf4":
-        t = NF4[q]
-    else:
-        t = ((q ^ 8).astype(np.int8) - 8).astype(np.float32)
-    del q
-    offset, nbytes = sections["scales"]
-    if f["dq"]:
-        ss_offset, ss_bytes = sections["scale_scales"]
-        scale_scales = buf[ss_offset:ss_offset + ss_bytes].view(np.float32)
-        off_offset = sections["scale_offset"][0]
-        off = buf[off_offset:off_offset + 4].view(np.float32)[0]
-        idx = np.arange(nbytes)
-        s = (dyn8_table()[buf[offset:offset + nbytes]] *
-             scale_scales[idx // f["dq"][1]] + off)
-        s = s.astype(np.float16).astype(np.float32)  # the scale type
-    else:
-        s = buf[offset:offset + nbytes].view(np.float16).astype(np.float32)
-    t = t.reshape(n, k // f["block"], f["block"])
-    t *= s.reshape(n, k // f["block"], 1)
-    return t.reshape(n, k)
+    """The f32 values of a packed [n, k] weight."""
+    return _numerics.dequantize(buf, scheme_of(fmt), (n, k),
+                                threads=os.cpu_count() or 1)
 
 
 # ---------------------------------------------------------------------------
@@ -240,7 +185,7 @@ def make_cases(formats, shapes, batches, lora_rank):
     for n, k in shapes:
         for batch in batches:
             for fmt in formats:
-                if k % FORMATS[fmt]["block"]:
+                if k % FORMATS[fmt]["scheme"]["block_size"]:
                     fail(f"K = {k} is not a multiple of {fmt}'s block")
                 ranks = [0]
                 if lora_rank and fmt == LORA_FORMAT and batch == LORA_BATCH:
@@ -251,7 +196,7 @@ def make_cases(formats, shapes, batches, lora_rank):
                         scheme=FORMATS[fmt]["mlir"], n=n, k=k, batch=batch,
                         lora_rank=rank,
                         lora_scale=LORA_SCALE if rank else None,
-                        packed_weight_bytes=layout(fmt, n, k)[1]))
+                        packed_weight_bytes=packed_bytes(fmt, n, k)))
     return cases
 
 
@@ -300,6 +245,7 @@ def build(args):
     if not os.access(compiler, os.X_OK):
         fail(f"no lowbit-compile in {args.build}/bin (--build DIR: a lowbit "
              "build tree)")
+    load_numerics(lib_dir)
     cases = make_cases(args.formats or list(FORMATS), args.shapes or SHAPES,
                        args.batches or BATCHES, args.lora_rank)
     src = os.path.join(args.out, "src")
@@ -363,7 +309,8 @@ def build(args):
 
     # The artifacts find the CUDA runtime next to themselves ($ORIGIN), and
     # `run` finds both runtimes there: the directory is self-contained.
-    for name in ("liblowbit_cuda_runtime.so", "liblowbit_runtime.so"):
+    for name in ("liblowbit_cuda_runtime.so", "liblowbit_runtime.so",
+                 "liblowbit_numerics_c.so"):
         shutil.copy2(os.path.join(lib_dir, name), args.out)
 
     for c in cases:
@@ -585,8 +532,7 @@ def run(args):
              "reference and the timing need it)")
     if not torch.cuda.is_available():
         fail("the lowbit CUDA runtime sees a device but torch does not")
-    os.environ["LOWBIT_LIBRARY_DIR"] = os.path.abspath(lib_dir)
-    sys.path.insert(0, os.path.join(ROOT, "python"))
+    load_numerics(lib_dir)
     import lowbit
 
     cases_path = os.path.join(out, "cases.json")
