@@ -89,12 +89,19 @@ def round_up(x, multiple):
 _numerics = None
 
 
+def use_libraries(lib_dir):
+    """This repository's python/lowbit, with lowbit's libraries taken from
+    `lib_dir`."""
+    os.environ["LOWBIT_LIBRARY_DIR"] = os.path.abspath(lib_dir)
+    if os.path.join(ROOT, "python") not in sys.path:
+        sys.path.insert(0, os.path.join(ROOT, "python"))
+
+
 def load_numerics(lib_dir):
     """lowbit.numerics, its library taken from `lib_dir`."""
     global _numerics
     if _numerics is None:
-        os.environ["LOWBIT_LIBRARY_DIR"] = os.path.abspath(lib_dir)
-        sys.path.insert(0, os.path.join(ROOT, "python"))
+        use_libraries(lib_dir)
         import lowbit.numerics
         _numerics = lowbit.numerics
     return _numerics
@@ -345,51 +352,16 @@ def build(args):
 # run
 # ---------------------------------------------------------------------------
 
-class DeviceInfo(ctypes.Structure):
-    # lowbit_cuda_device (include/lowbit/Runtime/lowbit_cuda.h).
-    _fields_ = [("ordinal", ctypes.c_int32),
-                ("compute_major", ctypes.c_int32),
-                ("compute_minor", ctypes.c_int32),
-                ("multiprocessors", ctypes.c_int32),
-                ("driver_version", ctypes.c_int32),
-                ("total_memory", ctypes.c_int64),
-                ("name", ctypes.c_char * 256)]
-
-
-def cuda_runtime(lib_dir):
-    path = os.path.join(lib_dir, "liblowbit_cuda_runtime.so")
-    if not os.path.exists(path):
-        fail(f"no liblowbit_cuda_runtime.so in {lib_dir} (--lib DIR)")
-    lib = ctypes.CDLL(os.path.abspath(path))
-    lib.lowbit_cuda_last_error.restype = ctypes.c_char_p
-    return lib
-
-
-def cuda_error(lib):
-    return lib.lowbit_cuda_last_error().decode()
-
-
 class LowbitTimer:
     """Calls an entry point and returns (milliseconds, launches, results):
     the GPU time of its kernels (first start to last end, without the
     per-call host copies), or with `host` the wall time of the whole call."""
 
-    def __init__(self, lib, host):
-        self.lib, self.host = lib, host
-        if host:
-            return
-        try:
-            enable = lib.lowbit_cuda_set_kernel_timing
-            self.read = lib.lowbit_cuda_last_kernel_time
-        except AttributeError:
-            fail("this liblowbit_cuda_runtime.so has no kernel timing "
-                 "(lowbit_cuda_set_kernel_timing); use a newer one, or "
-                 "--host-timing to time whole calls (host copies included)")
-        self.read.argtypes = [ctypes.POINTER(ctypes.c_double),
-                              ctypes.POINTER(ctypes.c_int64)]
-        # Per thread: this is the thread that calls the entry points.
-        if enable(1) != 0:
-            fail(f"lowbit_cuda_set_kernel_timing: {cuda_error(lib)}")
+    def __init__(self, cuda, host):
+        self.cuda, self.host = cuda, host
+        if not host:
+            # Per thread: this is the thread that calls the entry points.
+            cuda.set_kernel_timing(True)
 
     def __call__(self, entry, x):
         if self.host:
@@ -397,13 +369,10 @@ class LowbitTimer:
             results = entry(x)
             return (time.perf_counter() - start) * 1e3, None, results
         results = entry(x)
-        ms, launches = ctypes.c_double(), ctypes.c_int64()
-        if self.read(ctypes.byref(ms), ctypes.byref(launches)) != 0:
-            raise RuntimeError(
-                f"lowbit_cuda_last_kernel_time: {cuda_error(self.lib)}")
-        if launches.value < 1:
+        ms, launches = self.cuda.last_kernel_time()
+        if launches < 1:
             raise RuntimeError("the call launched no kernel")
-        return ms.value, launches.value, results
+        return ms, launches, results
 
 
 def element_type(type_text):
@@ -519,9 +488,12 @@ def run(args):
     lib_dir = args.lib or (
         out if os.path.exists(os.path.join(out, "liblowbit_cuda_runtime.so"))
         else os.path.join(args.build, "lib"))
-    cuda = cuda_runtime(lib_dir)
-    if not cuda.lowbit_cuda_available():
-        print(f"gpu_qmatmul: no CUDA device ({cuda_error(cuda)}); nothing to "
+    if not os.path.exists(os.path.join(lib_dir, "liblowbit_cuda_runtime.so")):
+        fail(f"no liblowbit_cuda_runtime.so in {lib_dir} (--lib DIR)")
+    use_libraries(lib_dir)
+    import lowbit.cuda as cuda
+    if not cuda.available():
+        print(f"gpu_qmatmul: no CUDA device ({cuda.last_error()}); nothing to "
               "measure", flush=True)
         return 0
     # Only now: a machine without a GPU needs neither torch nor CUDA.
@@ -548,9 +520,7 @@ def run(args):
     if not cases:
         fail("no built case matches the selection")
 
-    info = DeviceInfo()
-    if cuda.lowbit_cuda_device_info(ctypes.byref(info)) != 0:
-        fail(f"lowbit_cuda_device_info: {cuda_error(cuda)}")
+    info = cuda.device_info()
     timer = LowbitTimer(cuda, args.host_timing)
     dev = torch.device("cuda")
     lines = []
@@ -561,9 +531,9 @@ def run(args):
 
     say("gpu_qmatmul: " + " ".join(map(shlex.quote, sys.argv)))
     say(f"device: {torch.cuda.get_device_name(dev)} (lowbit: "
-        f"{info.name.decode()}, sm_{info.compute_major}{info.compute_minor}, "
-        f"{info.multiprocessors} SMs, driver {info.driver_version}, "
-        f"{info.total_memory / 2**30:.1f} GiB); torch {torch.__version__}, "
+        f"{info['name']}, {info['chip']}, "
+        f"{info['multiprocessors']} SMs, driver {info['driver_version']}, "
+        f"{info['total_memory'] / 2**30:.1f} GiB); torch {torch.__version__}, "
         f"CUDA {torch.version.cuda}")
 
     # Read bandwidth: torch.sum over a 1 GiB f16 tensor (one read pass),
@@ -751,10 +721,10 @@ def run(args):
         with open(args.json, "w") as f:
             json.dump({"command": sys.argv,
                        "device": torch.cuda.get_device_name(dev),
-                       "lowbit_device": info.name.decode(),
-                       "compute_capability": [info.compute_major,
-                                              info.compute_minor],
-                       "driver_version": info.driver_version,
+                       "lowbit_device": info["name"],
+                       "compute_capability": [info["compute_major"],
+                                              info["compute_minor"]],
+                       "driver_version": info["driver_version"],
                        "torch": torch.__version__,
                        "read_bw_gbps": read_bw,
                        "read_bw_gbps_start_end": [bw_start, bw_end],

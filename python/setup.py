@@ -15,7 +15,8 @@ from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOOLS = ["lowbit-compile", "lowbit-import", "lowbit-run", "lowbit-opt"]
-LIBRARIES = ["liblowbit_runtime.so", "liblowbit_numerics_c.so"]
+LIBRARIES = ["liblowbit_runtime.so", "liblowbit_numerics_c.so",
+             "liblowbit_cuda_runtime.so"]
 
 
 class BuildWithNativeParts(build_py):
