@@ -46,6 +46,7 @@
 
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/TargetSelect.h"
+#include "llvm/TargetParser/Host.h"
 
 #include <algorithm>
 #include <atomic>
@@ -413,6 +414,16 @@ int main(int argc, char **argv) {
     if (formatList.empty() ||
         llvm::is_contained(split(formatList, ','), f.name))
       formats.push_back(f);
+  // The JIT compiles for this machine: kernels it cannot run would fail in
+  // instruction selection, so say why instead.
+  if (llvm::is_contained(split(options, ' '), "dot=i8")) {
+    llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+    if (!features.lookup("avx512bw") || !features.lookup("avx512vnni")) {
+      std::fprintf(stderr, "cpu_gemv: dot=i8 needs AVX-512 BW and VNNI, "
+                           "which this machine lacks\n");
+      return 2;
+    }
+  }
   std::string pipelineOptions =
       "parallel=true threads=" + std::to_string(threads);
   if (!options.empty())

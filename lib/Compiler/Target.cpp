@@ -216,6 +216,11 @@ bool supportsInt8Dot(const llvm::TargetMachine &machine) {
              "+avx512f,+avx512bw,+avx512vnni");
 }
 
+bool supportsVbmi(const llvm::TargetMachine &machine) {
+  return machine.getTargetTriple().isX86() &&
+         machine.getMCSubtargetInfo()->checkFeatures("+avx512vbmi");
+}
+
 bool isaSupported(llvm::StringRef isa, llvm::StringRef supported) {
   auto rank = [](llvm::StringRef name) {
     return llvm::StringSwitch<int>(name)

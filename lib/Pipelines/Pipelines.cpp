@@ -79,6 +79,19 @@ static std::string resolveCpuIsa(const std::string &isa) {
   return "generic";
 }
 
+/// The `vbmi` for lowbit-lower-cpu: `host` becomes whether the machine
+/// running the pipeline has AVX-512 VBMI; anything but `true` is false
+/// (the pass then keeps 3-bit codes on the f32 kernels, which is safe).
+static bool resolveVbmi(const std::string &vbmi) {
+  if (vbmi != "host")
+    return vbmi == "true";
+#if defined(__x86_64__) || defined(_M_X64)
+  return llvm::sys::getHostCPUFeatures().lookup("avx512vbmi");
+#else
+  return false;
+#endif
+}
+
 void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
   mlir::lowbit::LowbitLowerCpuOptions lower;
   lower.vectorWidth = options.vectorWidth;
@@ -88,6 +101,7 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
   lower.gemmMinBatch = options.gemmMinBatch;
   lower.pairMinK = options.pairMinK;
   lower.dot = options.dot;
+  lower.vbmi = resolveVbmi(options.vbmi);
   pm.addPass(mlir::lowbit::createLowbitLowerCpu(lower));
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());

@@ -12,6 +12,7 @@
 // RUN: not lowbit-opt %s -split-input-file -lowbit-lower-cpu=vector-width=12 2>&1 | FileCheck %s --check-prefix=WIDTH
 // RUN: not lowbit-opt %s -split-input-file -lowbit-lower-cpu=isa=sse 2>&1 | FileCheck %s --check-prefix=ISA
 // RUN: lowbit-opt %s -split-input-file -verify-diagnostics -lowbit-lower-cpu="isa=avx512 dot=i8" | FileCheck %s --check-prefix=I8
+// RUN: lowbit-opt %s -split-input-file -verify-diagnostics -lowbit-lower-cpu="isa=avx512 dot=i8 vbmi=true" | FileCheck %s --check-prefix=I8V
 // RUN: not lowbit-opt %s -split-input-file -lowbit-lower-cpu=dot=f16 2>&1 | FileCheck %s --check-prefix=DOT
 // RUN: not lowbit-opt %s -split-input-file -lowbit-lower-cpu="isa=avx2 dot=i8" 2>&1 | FileCheck %s --check-prefix=I8ISA
 
@@ -316,16 +317,22 @@ func.func @pair_int4(%x: tensor<1x128xf32>) -> tensor<1x8xf32> {
 
 // dot=i8, NF4 with blocks of 64: x is quantized to int8 per 128 elements
 // once per call (absmax, round to nearest even, even elements then odd
-// ones), outside the parallel loop. Per chunk, 64 bytes of codes are split
-// into nibbles, mapped through the int8 codebook with vpshufb and
+// ones), outside the parallel loop. The 4 f32 scales of the blocks of the
+// two chunks are loaded as one vector; per chunk, 64 bytes of codes are
+// split into nibbles, mapped through the int8 codebook with vpshufb and
 // multiplied with x's bytes by two vpdpbusd; the int32 lanes are scaled by
-// a vector of the two blocks' scales (lanes 0-7 and 8-15) times x's scale.
+// the chunk's two scales spread to lanes 0-7 and 8-15, times x's scale.
+// The offset terms of the 4 blocks are one vector FMA with x's block sums.
 // I8-LABEL: func @int8_dot_nf4
 //       I8:   vector.reduction <maximumf>
 //       I8:   math.roundeven
 //       I8:   arith.fptosi {{.*}} : vector<128xf32> to vector<128xi8>
 //       I8:   vector.shuffle {{.*}} [0, 2, 4, {{.*}}, 126, 1, 3, {{.*}}, 127]
 //       I8:   scf.forall
+//       I8:     %[[SB:.*]] = vector.transfer_read {{.*}} : tensor<1152xi8>, vector<16xi8>
+//       I8:     %[[SW:.*]] = vector.bitcast %[[SB]] : vector<16xi8> to vector<4xi32>
+//       I8:     %[[S:.*]] = arith.bitcast %[[SW]] : vector<4xi32> to vector<4xf32>
+//       I8:     vector.shuffle %{{.*}}, %{{.*}} [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1] : vector<4xf32>, vector<4xf32>
 //       I8:     %[[RAW:.*]] = vector.transfer_read {{.*}} : tensor<{{[0-9]+}}xi8>, vector<64xi8>
 //       I8:     %[[LO:.*]] = arith.andi %[[RAW]]
 //       I8:     %[[HI:.*]] = arith.shrui %[[RAW]]
@@ -335,6 +342,8 @@ func.func @pair_int4(%x: tensor<1x128xf32>) -> tensor<1x8xf32> {
 //       I8:     %[[B:.*]] = llvm.call @__lowbit_llvm_x86_avx512_vpdpbusd_512(%[[A]], %[[UHI]], %{{.*}})
 //       I8:     arith.sitofp %[[B]] : vector<16xi32> to vector<16xf32>
 //       I8:     vector.fma
+//       I8:     vector.shuffle %{{.*}}, %{{.*}} [2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3] : vector<4xf32>, vector<4xf32>
+//       I8:     vector.fma {{.*}} : vector<4xf32>
 //   I8-NOT:     permvar
 func.func @int8_dot_nf4(%x: tensor<1x256xf32>) -> tensor<1x8xf32> {
   %w = lowbit.weight inline dense<35> : tensor<1152xi8> -> !lowbit.qtensor<8x256xf32, #lowbit.scheme<nf4, block = 64, scale = f32>>
@@ -354,7 +363,9 @@ func.func @int8_dot_nf4(%x: tensor<1x256xf32>) -> tensor<1x8xf32> {
 //       I8:     llvm.call @__lowbit_llvm_x86_avx512_vpdpbusd_512
 //       I8:     llvm.call @__lowbit_llvm_x86_avx512_vpdpbusd_512
 //       I8:     arith.mulf
-//       I8:     arith.addf {{.*}} : f32
+//       I8:     vector.fma {{.*}} : vector<16xf32>
+//       I8:     vector.fma {{.*}} : vector<1xf32>
+//       I8:   vector.reduction <add>
 //       I8:   vector.reduction <add>
 //       I8:   arith.subf {{.*}} : f32
 func.func @int8_dot_i4(%x: tensor<1x128xf32>) -> tensor<1x8xf32> {
@@ -365,13 +376,30 @@ func.func @int8_dot_i4(%x: tensor<1x128xf32>) -> tensor<1x8xf32> {
 
 // -----
 
-// dot=i8 does not cover 3-bit codes (nor K that is not a multiple of
-// 128): those keep the f32 kernel.
+// dot=i8 covers 3-bit codes only with vbmi (nor K that is not a multiple
+// of 128): without it they keep the f32 kernel.
 // I8-LABEL: func @int8_dot_fallback_i3
 //   I8-NOT:   vpdpbusd
 //       I8:   vector.fma
 //   I8-NOT:   vpdpbusd
 //       I8:   return
+// With vbmi, 48 bytes of 3-bit codes (128 codes) are spread to 6 bytes per
+// qword, and two vpmultishiftqb pick codes 0-7 and 8-15 of each qword
+// into bytes (shifts 3j and 24 + 3j), masked to 3 bits and made offset
+// binary (^ 4); x's chunk is stored in the same order.
+// I8V-LABEL: func @int8_dot_fallback_i3
+//       I8V:   vector.shuffle {{.*}} [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, {{.*}}, 119, 8, 9, {{.*}}, 127] : vector<128xi8>, vector<128xi8>
+//       I8V:   scf.forall
+//       I8V:     %[[RAW:.*]] = vector.transfer_read {{.*}} : tensor<400xi8>, vector<48xi8>
+//       I8V:     %[[Q:.*]] = vector.shuffle %[[RAW]], %[[RAW]] [0, 1, 2, 3, 4, 5, 5, 5, 6, 7, {{.*}}, 47, 47, 47] : vector<48xi8>, vector<48xi8>
+//       I8V:     %[[A:.*]] = llvm.call @__lowbit_llvm_x86_avx512_pmultishift_qb_512(%{{.*}}, %[[Q]])
+//       I8V:     %[[AM:.*]] = arith.andi %[[A]]
+//       I8V:     %[[AU:.*]] = arith.xori %[[AM]]
+//       I8V:     %[[B:.*]] = llvm.call @__lowbit_llvm_x86_avx512_pmultishift_qb_512(%{{.*}}, %[[Q]])
+//       I8V:     %[[BM:.*]] = arith.andi %[[B]]
+//       I8V:     %[[BU:.*]] = arith.xori %[[BM]]
+//       I8V:     %[[D:.*]] = llvm.call @__lowbit_llvm_x86_avx512_vpdpbusd_512(%{{.*}}, %[[AU]], %{{.*}})
+//       I8V:     llvm.call @__lowbit_llvm_x86_avx512_vpdpbusd_512(%[[D]], %[[BU]], %{{.*}})
 func.func @int8_dot_fallback_i3(%x: tensor<1x128xf32>) -> tensor<1x8xf32> {
   %w = lowbit.weight inline dense<35> : tensor<400xi8> -> !lowbit.qtensor<8x128xf32, #lowbit.scheme<i3, block = 128, scale = f16>>
   %y = lowbit.qmatmul %x, %w : (tensor<1x128xf32>, !lowbit.qtensor<8x128xf32, #lowbit.scheme<i3, block = 128, scale = f16>>) -> tensor<1x8xf32>

@@ -120,12 +120,13 @@ class Case:
         self.__dict__.update(fields)
 
 
-def case_grid(rng, blocks, batches, dynamic=False, activations=ACTIVATIONS):
-    """Every format x (block, N, K) of `blocks`, with the batch, activation
+def case_grid(rng, blocks, batches, dynamic=False, activations=ACTIVATIONS,
+              formats=FORMATS):
+    """Every format of `formats` x (block, N, K) of `blocks`, with the batch, activation
     type (from `activations`) and extras rotating across the grid (and,
     with `dynamic`, a dynamic batch for some batch-1 cases); weights and x
     are drawn from `rng` as each case is reached."""
-    for i, fmt in enumerate(FORMATS):
+    for i, fmt in enumerate(formats):
         for j, (block, n, k) in enumerate(blocks):
             scheme, mlir = schemes(fmt, block)
             batch = batches[(i + j) % len(batches)]

@@ -409,6 +409,18 @@ int main(int argc, char **argv) {
       return fail("--pipeline-options dot=i8 needs AVX-512 VNNI and BW, "
                   "which the target lacks (--mcpu=" +
                   (**machine).getTargetCPU().str() + ")");
+    // Likewise VBMI (3-bit codes on the int8 kernels): the target's, not
+    // the compiling machine's.
+    std::optional<std::string> vbmi =
+        compiler::pipelineOption(lowering.pipelineOptions, "vbmi");
+    if (!vbmi)
+      lowering.pipelineOptions +=
+          std::string(" vbmi=") +
+          (compiler::supportsVbmi(**machine) ? "true" : "false");
+    else if (*vbmi == "true" && !compiler::supportsVbmi(**machine))
+      return fail("--pipeline-options vbmi=true needs AVX-512 VBMI, which "
+                  "the target lacks (--mcpu=" +
+                  (**machine).getTargetCPU().str() + ")");
   }
   if (threads >= 0) {
     if (compiler::resolvePipeline(pipeline) != "cpu")

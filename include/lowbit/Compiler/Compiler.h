@@ -231,6 +231,10 @@ std::optional<std::string> pipelineOption(llvm::StringRef pipelineOptions,
 /// (AVX-512 BW and VNNI).
 bool supportsInt8Dot(const llvm::TargetMachine &machine);
 
+/// Whether the target has AVX-512 VBMI (vpermb, vpmultishiftqb), which
+/// the `dot=i8` kernels need for 3-bit codes.
+bool supportsVbmi(const llvm::TargetMachine &machine);
+
 /// Whether kernels for `isa` (generic, avx2, avx512 or host) run on a
 /// target whose best is `supported` (kernelIsa's answer). "host" means the
 /// compiling machine, which need not be the target: only allowed when the

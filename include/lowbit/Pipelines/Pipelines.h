@@ -106,6 +106,12 @@ struct CpuPipelineOptions : mlir::PassPipelineOptions<CpuPipelineOptions> {
                      "i8 (activations quantized to int8 per 128 elements, "
                      "vpdpbusd, every batch; needs AVX-512 VNNI)"),
       llvm::cl::init("f32")};
+  Option<std::string> vbmi{
+      *this, "vbmi",
+      llvm::cl::desc("Whether the target has AVX-512 VBMI, which dot=i8 "
+                     "needs for 3-bit codes: host (whether this machine "
+                     "has it), true or false"),
+      llvm::cl::init("host")};
   Option<bool> parallel{
       *this, "parallel",
       llvm::cl::desc("Run the kernels' output tiles on threads (OpenMP: "

@@ -1,6 +1,7 @@
 # REQUIRES: cpu-avx512, cpu-avx512-vnni
 # RUN: %python %s --options "dot=i8"
 # RUN: %python %s --options "dot=i8 isa=avx512 parallel=true threads=2 n-tile=8 batch-tile=4"
+# RUN: %python %s --options "dot=i8 vbmi=false"
 """lowbit-cpu-pipeline{dot=i8}: the int8 dot-product (vpdpbusd) kernels.
 
 The kernels quantize each row of x to int8 per 128 elements and multiply
@@ -22,9 +23,10 @@ itself, which is checked too: the f32 kernels' exact answer must lie
 outside it, so a kernel that silently took the f32 path would fail.
 
 The int8 kernels serve every batch (also those the f32 path would give
-the GEMM strategy, batch 2x8 here). Weights they do not cover (3-bit
-codes, FP8, K not a multiple of the chunk, blocks that do not tile its
-lanes) must give the f32 kernels' result instead.
+the GEMM strategy, batch 2x8 here). Weights they do not cover (FP8, 3-bit
+codes without AVX-512 VBMI or with vbmi=false, K not a multiple of the
+chunk, blocks that do not tile its lanes) must give the f32 kernels'
+result instead.
 """
 
 import argparse
@@ -40,8 +42,14 @@ from qmatmul_cases import (FORMATS, OUT_EPS, RANK, as_f64, case_grid, draw_extra
 from qmatmul_module import Module, qmatmul_body, run_cpu, runner_libs
 
 # (block size or 0 = per channel, N, K). The last two are not covered.
+# Blocks smaller than a chunk are read as runs of up to 16 (blocks of 16:
+# 16 per chunk of 2-bit codes, per 2 chunks of 4- and 8-bit codes; blocks
+# of 32 with K = 384: runs of 4).
 BLOCKS = [(32, 21, 256), (64, 12, 384), (128, 11, 256), (256, 6, 512),
-          (0, 9, 384), (32, 37, 96), (0, 13, 45)]
+          (0, 9, 384), (16, 7, 512), (32, 10, 384), (32, 37, 96), (0, 13, 45)]
+# Double quantization in second-level groups of 6 blocks: runs of 4 blocks
+# then straddle two groups, and runs of 16 exceed one.
+FORMATS_HERE = FORMATS + [("nf4_dq6", "nf4", "bf16", "none", "dyn8", 6)]
 BATCHES = [(1,), (3,), (8,), (2, 4), (2, 8)]
 def chunk_size(bits):
     """Elements of x per int8 scale: the codes of 64 bytes of weights (of
@@ -49,21 +57,32 @@ def chunk_size(bits):
     return 256 if bits == 2 else 128
 
 
-def plan(fmt, scheme, block, k):
+def host_has_vbmi():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and "avx512vbmi" in line.split()
+                       for line in f)
+    except OSError:
+        return False
+
+
+def plan(fmt, scheme, block, k, vbmi):
     """(bits, map(codes) -> u, offset, factor) as the kernel chooses it, or
-    None where the kernel falls back to f32."""
+    None where the kernel falls back to f32. 3-bit codes need `vbmi`."""
     f = fmt[1]
     bits = {"i8": 8, "u8": 8, "i4": 4, "u4": 4, "nf4": 4, "fp4": 4,
-            "lut": 4, "i2": 2, "u2": 2}.get(f)
-    if bits is None or k % chunk_size(bits):
+            "lut": 4, "i3": 3, "u3": 3, "i2": 2, "u2": 2}.get(f)
+    if bits is None or (bits == 3 and not vbmi) or k % chunk_size(bits):
         return None
     b, chunk = block or k, chunk_size(bits)
-    group = 64 * 8 // bits
-    lane = group // 16
-    tiles = (b % lane == 0 and group % b == 0) if b < chunk else b % chunk == 0
+    # Codes per accumulator, and the window of codes an int32 lane draws
+    # from (a lane of 3-bit codes: 8 of 16).
+    group = 128 if bits == 3 else 64 * 8 // bits
+    span = 16 if bits == 3 else group // 16
+    tiles = (b % span == 0 and group % b == 0) if b < chunk else b % chunk == 0
     if not tiles:
         return None
-    if f in ("i8", "i4", "i2"):
+    if f in ("i8", "i4", "i3", "i2"):
         half = 1 << (bits - 1)
         return bits, (lambda c: c ^ half), half, 1.0
     if f in ("u8", "u4", "u2"):
@@ -82,14 +101,13 @@ def plan(fmt, scheme, block, k):
 
 
 def unpack(buf, lay, bits, n, k):
-    """[n, k] codes of a canonical buffer."""
+    """[n, k] codes of a canonical buffer (each row a little-endian bit
+    stream, code j at bits [j·bits, (j+1)·bits))."""
     start, row = lay["codes_offset"], lay["row_bytes"]
-    rows = buf[start:start + n * row].reshape(n, row).astype(np.int64)
-    per_byte = 8 // bits
-    codes = np.empty((n, per_byte * row), np.int64)
-    for s in range(per_byte):
-        codes[:, s::per_byte] = (rows >> (bits * s)) & ((1 << bits) - 1)
-    return codes[:, :k]
+    rows = buf[start:start + n * row].reshape(n, row)
+    stream = np.unpackbits(rows, axis=1, bitorder="little")[:, :k * bits]
+    weights = 1 << np.arange(bits, dtype=np.int64)
+    return stream.reshape(n, k, bits).astype(np.int64) @ weights
 
 
 def block_values(buf, scheme, fmt, lay, n, k):
@@ -143,13 +161,17 @@ def int8_model(x32, buf, scheme, fmt, block, n, k, p):
 def check(rng, options):
     module, cases = Module(), []
     covered = 0
-    for case in case_grid(rng, BLOCKS, BATCHES, dynamic=True):
+    # The pipeline's vbmi=host: 3-bit codes take the int8 kernels where the
+    # machine has AVX-512 VBMI, unless the options turn it off.
+    vbmi = "vbmi=false" not in options.split() and host_has_vbmi()
+    for case in case_grid(rng, BLOCKS, BATCHES, dynamic=True,
+                          formats=FORMATS_HERE):
         fmt, block, n, k = case.fmt, case.block, case.n, case.k
         scheme, mlir, batch, act = case.scheme, case.mlir, case.batch, case.act
         extra, buf, wq, x = case.extra, case.buf, case.wq, case.x
         dynamic = case.dynamic
         x64 = as_f64(x, act).reshape(-1, k)
-        p = plan(fmt, scheme, block, k)
+        p = plan(fmt, scheme, block, k, vbmi)
         exact = x64 @ wq.T
         exact_magnitude = np.abs(x64) @ np.abs(wq).T
         if p:

@@ -2,7 +2,7 @@
 //
 // Per chunk of 128 elements of K and row n of W (4-bit codes; 8-bit codes
 // take two 64-byte groups with an accumulator each, 2-bit codes a chunk of
-// 256 split four ways):
+// 256 split four ways, 3-bit codes 48 bytes picked apart by vpmultishiftqb):
 //
 //   u_lo, u_hi = map(bytes & 15), map(bytes >> 4)   unsigned bytes (a
 //                                                    vpshufb table for
@@ -39,17 +39,38 @@ namespace nx = ::lowbit::numerics;
 
 namespace mlir::lowbit {
 
+SmallVector<int64_t> Int8DotPlan::chunkOrder() const {
+  SmallVector<int64_t> order;
+  if (bits == 3) {
+    // Each qword of the spread bytes holds 16 codes; the first vector has
+    // codes 0-7 of every qword, the second codes 8-15.
+    for (int64_t half = 0; half < 2; ++half)
+      for (int64_t q = 0; q < 8; ++q)
+        for (int64_t j = 0; j < 8; ++j)
+          order.push_back(16 * q + 8 * half + j);
+    return order;
+  }
+  // Codes are split by their position s in the byte: element perByte·p + s
+  // goes to s · (chunk / perByte) + p.
+  int64_t perByte = 8 / bits;
+  for (int64_t s = 0; s < perByte; ++s)
+    for (int64_t i = s; i < chunk(); i += perByte)
+      order.push_back(i);
+  return order;
+}
+
 std::optional<Int8DotPlan> planInt8Dot(const nx::Scheme &scheme,
-                                       const nx::PackedLayout &layout) {
+                                       const nx::PackedLayout &layout,
+                                       bool vbmi) {
   Int8DotPlan plan;
   plan.bits = nx::codeBits(scheme.format);
-  if (plan.bits == 3 || scheme.format == nx::Format::FP8)
+  if ((plan.bits == 3 && !vbmi) || scheme.format == nx::Format::FP8)
     return std::nullopt;
   if (layout.k % plan.chunk() != 0)
     return std::nullopt;
   plan.blockSize = layout.k / layout.blocksPerRow;
-  int64_t group = plan.group(), lane = group / 16, b = plan.blockSize;
-  bool tiles = b < plan.chunk() ? (b % lane == 0 && group % b == 0)
+  int64_t group = plan.group(), span = plan.laneSpan(), b = plan.blockSize;
+  bool tiles = b < plan.chunk() ? (b % span == 0 && group % b == 0)
                                 : b % plan.chunk() == 0;
   if (!tiles)
     return std::nullopt;
@@ -57,16 +78,22 @@ std::optional<Int8DotPlan> planInt8Dot(const nx::Scheme &scheme,
   switch (scheme.format) {
   case nx::Format::I8:
   case nx::Format::I4:
+  case nx::Format::I3:
   case nx::Format::I2:
-    // Two's complement to offset binary, every code of a byte at once:
+    // Two's complement to offset binary, every code of a byte at once
+    // (3-bit codes straddle bytes: each extracted code):
     // u = q ^ 2^(bits-1), t = u − 2^(bits-1).
     plan.map = Int8DotPlan::Map::Xor;
-    for (unsigned shift = 0; shift < 8; shift += plan.bits)
-      plan.xorMask |= uint8_t(1 << (shift + plan.bits - 1));
+    if (plan.bits == 3)
+      plan.xorMask = 4;
+    else
+      for (unsigned shift = 0; shift < 8; shift += plan.bits)
+        plan.xorMask |= uint8_t(1 << (shift + plan.bits - 1));
     plan.offset = 1 << (plan.bits - 1);
     return plan;
   case nx::Format::U8:
   case nx::Format::U4:
+  case nx::Format::U3:
   case nx::Format::U2:
     return plan;
   case nx::Format::NF4:
@@ -122,13 +149,8 @@ QuantizedActivations emitQuantizedActivations(ImplicitLocOpBuilder &b, Value x,
     return tensor::EmptyOp::create(
         b, ArrayRef<OpFoldResult>{rows, b.getIndexAttr(cols)}, element);
   };
-  // Sub-byte codes are split by their position in the byte: element
-  // perByte * p + s goes to s * (chunk / perByte) + p.
-  int64_t perByte = 8 / plan.bits;
-  SmallVector<int64_t> order;
-  for (int64_t s = 0; s < perByte; ++s)
-    for (int64_t i = s; i < chunk; i += perByte)
-      order.push_back(i);
+  SmallVector<int64_t> order =
+      plan.bits == 8 ? SmallVector<int64_t>() : plan.chunkOrder();
 
   auto rowLoop = scf::ForOp::create(
       b, cIdx(b, 0), m, cIdx(b, 1),
@@ -181,7 +203,7 @@ QuantizedActivations emitQuantizedActivations(ImplicitLocOpBuilder &b, Value x,
                 sums = tensor::InsertOp::create(jb, scaled, sums,
                                                 ValueRange{row, at});
               }
-              if (perByte > 1)
+              if (!order.empty())
                 codes = vector::ShuffleOp::create(jb, codes, codes, order);
               Value written = vector::TransferWriteOp::create(
                                   jb, codes, args[0], ValueRange{row, col},
@@ -207,31 +229,33 @@ public:
       : module(module), reader(reader), bytes(bytes), plan(plan), acts(acts),
         tile(tile), columns(columns) {}
 
-  /// Per block of a unit: s_b / factor, and the offset term's k_b (null
-  /// when the scheme has neither an offset nor a zero point).
+  /// Per block of a unit, as vector<count x f32>: s_b / factor, and the
+  /// offset term's k_b (null when the scheme has neither an offset nor a
+  /// zero point).
   struct BlockTerms {
     Value scale, offsetTerm;
   };
 
-  BlockTerms loadTerms(ImplicitLocOpBuilder &b, Value block) const {
+  BlockTerms loadTerms(ImplicitLocOpBuilder &b, Value first,
+                       int64_t count) const {
+    auto splat = [&](float value) { return splatF32(b, count, value); };
     BlockTerms terms;
-    terms.scale = reader.loadBlockScale(b, block);
+    terms.scale = reader.loadBlockScales(b, first, count);
     if (plan.factor != 1.0f)
-      terms.scale = arith::MulFOp::create(
-          b, terms.scale,
-          arith::ConstantOp::create(b, b.getF32FloatAttr(1.0f / plan.factor)));
+      terms.scale =
+          arith::MulFOp::create(b, terms.scale, splat(1.0f / plan.factor));
     Value offset;
     if (plan.offset != 0)
-      offset = arith::ConstantOp::create(b, b.getF32FloatAttr(plan.offset));
+      offset = splat(float(plan.offset));
     nx::ZeroPoint zeroPoint = reader.getScheme().zeroPoint;
     if (zeroPoint == nx::ZeroPoint::Int) {
-      Value z = reader.loadIntZeroPoint(b, block);
+      Value z = reader.loadIntZeroPoints(b, first, count);
       offset = offset ? Value(arith::AddFOp::create(b, offset, z)) : z;
     }
     if (offset)
       terms.offsetTerm = arith::MulFOp::create(b, terms.scale, offset);
     if (zeroPoint == nx::ZeroPoint::Min) {
-      Value min = reader.loadMinZeroPoint(b, block);
+      Value min = reader.loadMinZeroPoints(b, first, count);
       terms.offsetTerm =
           terms.offsetTerm
               ? Value(arith::SubFOp::create(b, terms.offsetTerm, min))
@@ -241,24 +265,24 @@ public:
   }
 
   /// vector<16xf32> of the block scale of each int32 lane of group `g` of
-  /// a chunk (lane d covers `lane` consecutive codes).
-  Value laneScales(ImplicitLocOpBuilder &b, ArrayRef<BlockTerms> terms,
+  /// chunk `q` of a unit (lane d covers `lane` consecutive codes), from
+  /// the unit's scales: a broadcast, or one permute (16 scalar inserts
+  /// would cost more than the dot products).
+  Value laneScales(ImplicitLocOpBuilder &b, Value scales, int64_t q,
                    int64_t g) const {
     auto vecF32 = VectorType::get({16}, b.getF32Type());
-    if (terms.size() == 1)
-      return vector::BroadcastOp::create(b, vecF32, terms[0].scale);
-    // The chunk's few scales as one short vector, spread to the lanes by
-    // one permute (16 scalar inserts would cost more than the dot).
+    if (cast<VectorType>(scales.getType()).getNumElements() == 1)
+      return vector::BroadcastOp::create(
+          b, vecF32,
+          vector::ExtractOp::create(b, scales, ArrayRef<int64_t>{0}));
+    // Lane d of 3-bit codes holds 8 codes of the window of 16 from 16·(d/2)
+    // (chunkOrder); blocks are multiples of 16, so 8·d finds its block too.
     int64_t group = plan.group(), lane = group / 16;
-    SmallVector<Value> scales;
-    for (const BlockTerms &t : terms)
-      scales.push_back(t.scale);
-    Value few = vector::FromElementsOp::create(
-        b, VectorType::get({int64_t(scales.size())}, b.getF32Type()), scales);
     SmallVector<int64_t> lanes;
     for (int64_t d = 0; d < 16; ++d)
-      lanes.push_back((g * group + d * lane) / plan.blockSize);
-    return vector::ShuffleOp::create(b, few, few, lanes);
+      lanes.push_back((q * plan.chunk() + g * group + d * lane) /
+                      plan.blockSize);
+    return vector::ShuffleOp::create(b, scales, scales, lanes);
   }
 
   /// The unsigned bytes u of 64 bytes of codes, as one vector<64xi8> per
@@ -269,6 +293,8 @@ public:
     Type i8 = b.getI8Type();
     auto vecI8 = VectorType::get({64}, i8);
     Value pad = arith::ConstantIntOp::create(b, 0, 8);
+    if (plan.bits == 3)
+      return loadCodes3(b, byteOffset);
     Value raw = vector::TransferReadOp::create(
         b, vecI8, bytes, ValueRange{byteOffset}, pad, ArrayRef<bool>{true});
     auto splat = [&](int64_t value) { return splatInt(b, i8, 64, value); };
@@ -301,22 +327,60 @@ public:
     return parts;
   }
 
+  /// 3-bit codes: 48 bytes (128 codes) spread to 6 bytes per qword (a
+  /// vpermb), so each qword holds 16 whole codes of the bit stream; one
+  /// vpmultishiftqb picks codes 0-7 of every qword into bytes (bits 3j),
+  /// another codes 8-15; the mask keeps 3 bits.
+  SmallVector<Value> loadCodes3(ImplicitLocOpBuilder &b,
+                                Value byteOffset) const {
+    Type i8 = b.getI8Type();
+    auto vecI8 = VectorType::get({64}, i8);
+    Value pad = arith::ConstantIntOp::create(b, 0, 8);
+    Value raw = vector::TransferReadOp::create(b, VectorType::get({48}, i8),
+                                               bytes, ValueRange{byteOffset},
+                                               pad, ArrayRef<bool>{true});
+    SmallVector<int64_t> spread;
+    for (int64_t q = 0; q < 8; ++q)
+      for (int64_t i = 0; i < 8; ++i)
+        spread.push_back(6 * q + std::min<int64_t>(i, 5));
+    Value words = vector::ShuffleOp::create(b, raw, raw, spread);
+    SmallVector<Value> parts;
+    for (int64_t half = 0; half < 2; ++half) {
+      SmallVector<int8_t> shifts;
+      for (int64_t q = 0; q < 8; ++q)
+        for (int64_t j = 0; j < 8; ++j)
+          shifts.push_back(int8_t(24 * half + 3 * j));
+      Value control = arith::ConstantOp::create(
+          b, DenseElementsAttr::get(vecI8, ArrayRef<int8_t>(shifts)));
+      Value part =
+          callIntrinsic(b, module, "llvm.x86.avx512.pmultishift.qb.512", vecI8,
+                        {control, words});
+      part = arith::AndIOp::create(b, part, splatInt(b, i8, 64, 7));
+      if (plan.map == Int8DotPlan::Map::Xor)
+        part =
+            arith::XOrIOp::create(b, part, splatInt(b, i8, 64, plan.xorMask));
+      parts.push_back(part);
+    }
+    return parts;
+  }
+
   Value dot(ImplicitLocOpBuilder &b, Value acc, Value u, Value xq) const {
     return callIntrinsic(b, module, "llvm.x86.avx512.vpdpbusd.512",
                          acc.getType(), {acc, u, xq});
   }
 
-  /// One chunk (index `chunk`) of every column and row: updates
-  /// state = [totals..., corrections...].
+  /// One chunk (index `chunk`) of every column and row: updates the
+  /// running f32 totals, state[c * tile + i].
   void emitChunk(ImplicitLocOpBuilder &b, ArrayRef<Value> rows,
                  ArrayRef<Value> rowBytes,
-                 ArrayRef<SmallVector<BlockTerms>> terms,
                  ArrayRef<SmallVector<Value>> scalesPerGroup, Value chunk,
                  SmallVector<Value> &state) const {
     Type f32 = b.getF32Type();
     auto vecF32 = VectorType::get({16}, f32);
     auto vecI32 = VectorType::get({16}, b.getI32Type());
     int64_t chunkSize = plan.chunk(), chunkBytes = chunkSize * plan.bits / 8;
+    // Code vectors per load: 64 bytes (48 of 3-bit codes, one load).
+    int64_t loadBytes = plan.bits == 3 ? chunkBytes : 64;
     Value col = mulIdx(b, chunk, chunkSize);
     // x's chunk as 64-byte pieces, in the order of the code vectors.
     SmallVector<Value> dx;
@@ -337,7 +401,7 @@ public:
     for (int64_t c = 0; c < columns; ++c) {
       Value base = addIdx(b, rowBytes[c], mulIdx(b, chunk, chunkBytes));
       SmallVector<Value> u;
-      for (int64_t offset = 0; offset < chunkBytes; offset += 64)
+      for (int64_t offset = 0; offset < chunkBytes; offset += loadBytes)
         u.append(loadCodes(b, addIdx(b, base, cIdx(b, offset))));
       for (int64_t i = 0; i < tile; ++i) {
         Value &total = state[c * tile + i];
@@ -352,34 +416,27 @@ public:
         }
       }
     }
-    if (!terms[0][0].offsetTerm)
+  }
+
+  /// The offset and zero-point terms of one unit (`sumsPerUnit` partial
+  /// sums of x from `firstSum`): state[columns * tile + c * tile + i]
+  /// (vector<count x f32>) += k_b · sums, with the unit's one k for all of
+  /// its sums when it is a single block.
+  void emitCorrections(ImplicitLocOpBuilder &b, ArrayRef<Value> rows,
+                       ArrayRef<BlockTerms> terms, Value firstSum,
+                       int64_t sumsPerUnit, SmallVector<Value> &state) const {
+    if (!terms[0].offsetTerm)
       return;
-    // The chunk's terms are summed as a tree before joining the running
-    // correction: a serial chain of scalar adds across all blocks would
-    // bound the loop by the add latency (blocks of 32: 4 adds per chunk).
-    int64_t sumsPerChunk = plan.chunk() / plan.sumSize();
     for (int64_t i = 0; i < tile; ++i) {
-      SmallVector<Value> sums;
-      for (int64_t j = 0; j < sumsPerChunk; ++j) {
-        Value at = addIdx(b, mulIdx(b, chunk, sumsPerChunk), cIdx(b, j));
-        sums.push_back(
-            tensor::ExtractOp::create(b, acts.sums, ValueRange{rows[i], at}));
-      }
+      Value sums = readRowChunk(b, acts.sums, rows[i], firstSum, sumsPerUnit);
+      auto type = cast<VectorType>(terms[0].offsetTerm.getType());
+      if (type.getNumElements() != sumsPerUnit)
+        sums = vector::BroadcastOp::create(
+            b, type,
+            vector::ReductionOp::create(b, vector::CombiningKind::ADD, sums));
       for (int64_t c = 0; c < columns; ++c) {
-        SmallVector<Value> parts;
-        for (int64_t j = 0; j < sumsPerChunk; ++j)
-          parts.push_back(
-              arith::MulFOp::create(b, terms[c][j].offsetTerm, sums[j]));
-        while (parts.size() > 1) {
-          SmallVector<Value> next;
-          for (size_t p = 0; p + 1 < parts.size(); p += 2)
-            next.push_back(arith::AddFOp::create(b, parts[p], parts[p + 1]));
-          if (parts.size() % 2)
-            next.push_back(parts.back());
-          parts = std::move(next);
-        }
         Value &corr = state[columns * tile + c * tile + i];
-        corr = arith::AddFOp::create(b, corr, parts.front());
+        corr = vector::FMAOp::create(b, terms[c].offsetTerm, sums, corr);
       }
     }
   }
@@ -402,12 +459,26 @@ SmallVector<Value> emitInt8DotRows(ImplicitLocOpBuilder &b, ModuleOp module,
                                    int64_t tile, ArrayRef<Value> ns) {
   const nx::PackedLayout &layout = reader.getLayout();
   int64_t columns = ns.size();
-  // A unit is one block (blocks of 128 codes or more) or one chunk holding
-  // several blocks; its block terms are loaded once.
-  int64_t unitSize = std::max(plan.blockSize, plan.chunk());
-  int64_t chunksPerUnit = unitSize / plan.chunk();
-  int64_t blocksPerUnit = std::max<int64_t>(1, plan.chunk() / plan.blockSize);
+  int64_t chunks = layout.k / plan.chunk();
+  // A unit is one block (blocks of a chunk or more) or up to 4 chunks of
+  // blocks smaller than a chunk (at most 16 blocks unless a chunk holds
+  // more), whose scales and offset terms are loaded as vectors once: per
+  // block they would cost as much as the dot products.
+  int64_t chunksPerUnit, blocksPerUnit;
+  if (plan.blockSize >= plan.chunk()) {
+    chunksPerUnit = plan.blockSize / plan.chunk();
+    blocksPerUnit = 1;
+  } else {
+    int64_t blocksPerChunk = plan.chunk() / plan.blockSize;
+    chunksPerUnit = 8;
+    while (chunksPerUnit > 1 &&
+           (chunks % chunksPerUnit != 0 || chunksPerUnit * blocksPerChunk > 16))
+      chunksPerUnit /= 2;
+    blocksPerUnit = chunksPerUnit * blocksPerChunk;
+  }
+  int64_t sumsPerUnit = chunksPerUnit * plan.chunk() / plan.sumSize();
   int64_t groups = plan.chunk() / plan.group();
+  bool straightLine = blocksPerUnit > 1;
   Int8DotEmitter emitter(module, reader, bytes, plan, acts, tile, columns);
 
   SmallVector<Value> rows, rowBytes;
@@ -418,58 +489,74 @@ SmallVector<Value> emitInt8DotRows(ImplicitLocOpBuilder &b, ModuleOp module,
                               mulIdx(b, n, int64_t(layout.rowBytes))));
 
   SmallVector<Value> init(columns * tile, splatF32(b, 16, 0.0f));
-  Value zero = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
-  init.append(columns * tile, zero);
+  init.append(columns * tile, splatF32(b, blocksPerUnit, 0.0f));
   auto units = scf::ForOp::create(
-      b, cIdx(b, 0), cIdx(b, layout.k / unitSize), cIdx(b, 1), init,
+      b, cIdx(b, 0), cIdx(b, chunks / chunksPerUnit), cIdx(b, 1), init,
       [&](OpBuilder &nb, Location loc, Value unit, ValueRange args) {
         ImplicitLocOpBuilder ib(loc, nb);
-        SmallVector<SmallVector<Int8DotEmitter::BlockTerms>> terms(columns);
-        SmallVector<SmallVector<Value>> scales(columns);
+        SmallVector<Int8DotEmitter::BlockTerms> terms;
         for (int64_t c = 0; c < columns; ++c) {
           Value first = addIdx(ib, mulIdx(ib, ns[c], layout.blocksPerRow),
                                mulIdx(ib, unit, blocksPerUnit));
-          for (int64_t j = 0; j < blocksPerUnit; ++j)
-            terms[c].push_back(
-                emitter.loadTerms(ib, addIdx(ib, first, cIdx(ib, j))));
-          for (int64_t g = 0; g < groups; ++g)
-            scales[c].push_back(emitter.laneScales(ib, terms[c], g));
+          terms.push_back(emitter.loadTerms(ib, first, blocksPerUnit));
         }
+        auto scalesOf = [&](int64_t q) {
+          SmallVector<SmallVector<Value>> scales(columns);
+          for (int64_t c = 0; c < columns; ++c)
+            for (int64_t g = 0; g < groups; ++g)
+              scales[c].push_back(emitter.laneScales(ib, terms[c].scale, q, g));
+          return scales;
+        };
         SmallVector<Value> state(args);
         Value firstChunk = mulIdx(ib, unit, chunksPerUnit);
-        // Up to 4 chunks of a unit per iteration, as straight-line code.
-        int64_t unroll = 4;
-        while (chunksPerUnit % unroll)
-          unroll /= 2;
-        auto body = [&](ImplicitLocOpBuilder &jb, Value chunk0,
-                        SmallVector<Value> &s) {
-          for (int64_t q = 0; q < unroll; ++q)
-            emitter.emitChunk(jb, rows, rowBytes, terms, scales,
-                              addIdx(jb, chunk0, cIdx(jb, q)), s);
-        };
-        if (chunksPerUnit == unroll) {
-          body(ib, firstChunk, state);
+        if (straightLine) {
+          // Small blocks: every chunk of the unit, each with its own lane
+          // scales (static permutes of the unit's scales).
+          for (int64_t q = 0; q < chunksPerUnit; ++q)
+            emitter.emitChunk(ib, rows, rowBytes, scalesOf(q),
+                              addIdx(ib, firstChunk, cIdx(ib, q)), state);
         } else {
-          auto inner = scf::ForOp::create(
-              ib, cIdx(ib, 0), cIdx(ib, chunksPerUnit), cIdx(ib, unroll), state,
-              [&](OpBuilder &cb, Location cloc, Value q, ValueRange qArgs) {
-                ImplicitLocOpBuilder jb(cloc, cb);
-                SmallVector<Value> s(qArgs);
-                body(jb, addIdx(jb, firstChunk, q), s);
-                scf::YieldOp::create(jb, s);
-              });
-          state.assign(inner.getResults().begin(), inner.getResults().end());
+          // One block: the same broadcast scale for all of its chunks, up
+          // to 4 chunks per iteration as straight-line code.
+          SmallVector<SmallVector<Value>> scales = scalesOf(0);
+          int64_t unroll = 4;
+          while (chunksPerUnit % unroll)
+            unroll /= 2;
+          auto body = [&](ImplicitLocOpBuilder &jb, Value chunk0,
+                          SmallVector<Value> &s) {
+            for (int64_t q = 0; q < unroll; ++q)
+              emitter.emitChunk(jb, rows, rowBytes, scales,
+                                addIdx(jb, chunk0, cIdx(jb, q)), s);
+          };
+          if (chunksPerUnit == unroll) {
+            body(ib, firstChunk, state);
+          } else {
+            auto inner = scf::ForOp::create(
+                ib, cIdx(ib, 0), cIdx(ib, chunksPerUnit), cIdx(ib, unroll),
+                state,
+                [&](OpBuilder &cb, Location cloc, Value q, ValueRange qArgs) {
+                  ImplicitLocOpBuilder jb(cloc, cb);
+                  SmallVector<Value> s(qArgs);
+                  body(jb, addIdx(jb, firstChunk, q), s);
+                  scf::YieldOp::create(jb, s);
+                });
+            state.assign(inner.getResults().begin(), inner.getResults().end());
+          }
         }
+        emitter.emitCorrections(ib, rows, terms, mulIdx(ib, unit, sumsPerUnit),
+                                sumsPerUnit, state);
         scf::YieldOp::create(ib, state);
       });
 
   SmallVector<Value> dots;
   for (int64_t c = 0; c < columns; ++c)
     for (int64_t i = 0; i < tile; ++i) {
-      Value total = vector::ReductionOp::create(b, vector::CombiningKind::ADD,
-                                                units.getResult(c * tile + i));
+      auto reduce = [&](int64_t index) -> Value {
+        return vector::ReductionOp::create(b, vector::CombiningKind::ADD,
+                                           units.getResult(index));
+      };
       dots.push_back(arith::SubFOp::create(
-          b, total, units.getResult(columns * tile + c * tile + i)));
+          b, reduce(c * tile + i), reduce(columns * tile + c * tile + i)));
     }
   return dots;
 }

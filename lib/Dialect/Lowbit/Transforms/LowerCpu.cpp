@@ -70,6 +70,8 @@ struct KernelConfig {
   /// GEMV kernels multiply int8-quantized activations with the codes as
   /// bytes (vpdpbusd) where Int8DotKernel covers the weight.
   bool int8Dot;
+  /// The target has AVX-512 VBMI: the int8 kernels also cover 3-bit codes.
+  bool vbmi;
 };
 
 /// Most columns of K decoded into one tile of the GEMM strategy: 32 rows
@@ -424,7 +426,7 @@ struct CpuQMatmulLowering : OpConversionPattern<QMatmulOp> {
     // the GEMM strategy's f32 FMAs on decoded tiles by 1.6-3x.
     std::optional<Int8DotPlan> int8Plan;
     if (config.int8Dot)
-      int8Plan = planInt8Dot(reader.getScheme(), layout);
+      int8Plan = planInt8Dot(reader.getScheme(), layout, config.vbmi);
     std::optional<GemmPlan> gemmPlan;
     if (!int8Plan)
       gemmPlan = planGemm(xType, n, layout);
@@ -1152,7 +1154,7 @@ struct LowerCpuPass : mlir::lowbit::impl::LowbitLowerCpuBase<LowerCpuPass> {
     patterns.add<CpuQMatmulLowering>(converter, &getContext(),
                                      KernelConfig{vectorWidth, batchTile, nTile,
                                                   *kind, gemmMinBatch, pairMinK,
-                                                  dot == "i8"});
+                                                  dot == "i8", vbmi});
     if (failed(applyPackedBytesConversion(getOperation(), converter,
                                           std::move(patterns))))
       signalPassFailure();

@@ -121,8 +121,45 @@ Value PackedScalarReader::loadF32(ImplicitLocOpBuilder &b, uint64_t offset,
                                   loadWord(b, offset, element, 4));
 }
 
-/// Like nx::doubleDequantizeScales, including nx::roundScale's clamp and NaN
-/// rule.
+/// An f32 constant shaped like `like` (f32 or a vector of f32).
+static Value f32Like(ImplicitLocOpBuilder &b, Value like, float value) {
+  if (auto type = dyn_cast<VectorType>(like.getType()))
+    return arith::ConstantOp::create(b, DenseElementsAttr::get(type, value));
+  return arith::ConstantFloatOp::create(b, b.getF32Type(), APFloat(value));
+}
+
+/// `type` with the element type of `like` replaced by `element`.
+static Type withElement(Value like, Type element) {
+  if (auto type = dyn_cast<VectorType>(like.getType()))
+    return type.clone(element);
+  return element;
+}
+
+/// code value · scale scale + offset, then nx::roundScale's clamp, NaN rule
+/// and rounding to the scale type: like nx::doubleDequantizeScales, on
+/// scalars or vectors of f32 alike.
+Value PackedScalarReader::finishDoubleQuant(ImplicitLocOpBuilder &b,
+                                            Value codeValue, Value scaleScale,
+                                            Value offset) {
+  Value s = arith::AddFOp::create(
+      b, arith::MulFOp::create(b, codeValue, scaleScale), offset);
+  float limit = nx::maxFiniteScale(scheme.scaleType);
+  Value isNaN = arith::CmpFOp::create(b, arith::CmpFPredicate::UNO, s, s);
+  Value clamped = arith::MaximumFOp::create(
+      b, arith::MinimumFOp::create(b, s, f32Like(b, s, limit)),
+      f32Like(b, s, -limit));
+  Value zero = f32Like(b, s, 0.0f);
+  s = arith::SelectOp::create(b, isNaN, zero, clamped);
+  if (scheme.scaleType != nx::ScaleType::F32) {
+    Type type = scheme.scaleType == nx::ScaleType::F16 ? Type(b.getF16Type())
+                                                       : Type(b.getBF16Type());
+    Value narrow = arith::TruncFOp::create(b, withElement(s, type), s);
+    s = arith::ExtFOp::create(b, s.getType(), narrow);
+  }
+  // nx::roundScale turns -0 into +0.
+  return arith::AddFOp::create(b, s, zero);
+}
+
 Value PackedScalarReader::loadBlockScale(ImplicitLocOpBuilder &b, Value block) {
   if (!scheme.hasDoubleQuant())
     return loadScaleValue(b, layout.scales.offset, block);
@@ -135,26 +172,121 @@ Value PackedScalarReader::loadBlockScale(ImplicitLocOpBuilder &b, Value block) {
       arith::DivUIOp::create(b, block, idx(b, scheme.doubleQuantBlockSize));
   Value scaleScale = loadF32(b, layout.scaleScales.offset, group);
   Value offset = loadF32(b, layout.scaleOffset.offset, idx(b, 0));
-  Value s = arith::AddFOp::create(
-      b, arith::MulFOp::create(b, codeValue, scaleScale), offset);
-  float limit = nx::maxFiniteScale(scheme.scaleType);
-  Value isNaN = arith::CmpFOp::create(b, arith::CmpFPredicate::UNO, s, s);
-  Value clamped = arith::MaximumFOp::create(
-      b,
-      arith::MinimumFOp::create(
-          b, s,
-          arith::ConstantFloatOp::create(b, b.getF32Type(), APFloat(limit))),
-      arith::ConstantFloatOp::create(b, b.getF32Type(), APFloat(-limit)));
-  Value zero = arith::ConstantFloatOp::create(b, b.getF32Type(), APFloat(0.0f));
-  s = arith::SelectOp::create(b, isNaN, zero, clamped);
-  if (scheme.scaleType != nx::ScaleType::F32) {
-    Type type = scheme.scaleType == nx::ScaleType::F16 ? Type(b.getF16Type())
-                                                       : Type(b.getBF16Type());
-    Value narrow = arith::TruncFOp::create(b, type, s);
-    s = arith::ExtFOp::create(b, Type(b.getF32Type()), narrow);
+  return finishDoubleQuant(b, codeValue, scaleScale, offset);
+}
+
+//===----------------------------------------------------------------------===//
+// Runs of blocks as vectors
+//===----------------------------------------------------------------------===//
+
+/// `count` consecutive little-endian integers of `size` bytes from
+/// offset + first * size, as vector<count x i(8 size)> (one load).
+Value PackedScalarReader::loadWords(ImplicitLocOpBuilder &b, uint64_t offset,
+                                    Value first, int64_t count, unsigned size) {
+  Value base = arith::AddIOp::create(
+      b, idx(b, offset), arith::MulIOp::create(b, first, idx(b, size)));
+  Value pad = arith::ConstantIntOp::create(b, 0, 8);
+  Value raw = vector::TransferReadOp::create(
+      b, VectorType::get({count * size}, b.getI8Type()), bytes,
+      ValueRange{base}, pad, ArrayRef<bool>{true});
+  if (size == 1)
+    return raw;
+  return vector::BitCastOp::create(
+      b, VectorType::get({count}, b.getIntegerType(8 * size)), raw);
+}
+
+Value PackedScalarReader::loadScaleValues(ImplicitLocOpBuilder &b,
+                                          uint64_t offset, Value first,
+                                          int64_t count) {
+  Type element;
+  switch (scheme.scaleType) {
+  case nx::ScaleType::F32:
+    element = b.getF32Type();
+    break;
+  case nx::ScaleType::F16:
+    element = b.getF16Type();
+    break;
+  case nx::ScaleType::BF16:
+    element = b.getBF16Type();
+    break;
   }
-  // nx::roundScale turns -0 into +0.
-  return arith::AddFOp::create(b, s, zero);
+  unsigned size = element.getIntOrFloatBitWidth() / 8;
+  Value words = loadWords(b, offset, first, count, size);
+  Value values =
+      arith::BitcastOp::create(b, VectorType::get({count}, element), words);
+  if (element.isF32())
+    return values;
+  return arith::ExtFOp::create(b, VectorType::get({count}, b.getF32Type()),
+                               values);
+}
+
+Value PackedScalarReader::loadBlockScales(ImplicitLocOpBuilder &b, Value first,
+                                          int64_t count) {
+  if (!scheme.hasDoubleQuant())
+    return loadScaleValues(b, layout.scales.offset, first, count);
+  auto vecF32 = VectorType::get({count}, b.getF32Type());
+  int64_t groupSize = scheme.doubleQuantBlockSize;
+  if (count > groupSize) {
+    // More blocks than a second-level group: block by block.
+    SmallVector<Value> scales;
+    for (int64_t i = 0; i < count; ++i)
+      scales.push_back(
+          loadBlockScale(b, arith::AddIOp::create(b, first, idx(b, i))));
+    return vector::FromElementsOp::create(b, vecF32, scales);
+  }
+  // The codes' table values by one gather from the 256-entry table.
+  Value codes = loadWords(b, layout.scales.offset, first, count, 1);
+  Value indices = arith::IndexCastUIOp::create(
+      b, VectorType::get({count}, b.getIndexType()),
+      arith::ExtUIOp::create(b, VectorType::get({count}, b.getI32Type()),
+                             codes));
+  Value mask = arith::ConstantOp::create(
+      b, DenseElementsAttr::get(VectorType::get({count}, b.getI1Type()), true));
+  Value codeValues = vector::GatherOp::create(
+      b, vecF32, dqTable, ValueRange{idx(b, 0)}, indices, mask,
+      arith::ConstantOp::create(b, DenseElementsAttr::get(vecF32, 0.0f)));
+  // The run spans at most two second-level groups (count <= group size):
+  // lanes before the next group's first block take the first group's
+  // scale, the others the next one's.
+  Value group = arith::DivUIOp::create(b, first, idx(b, groupSize));
+  Value last = arith::DivUIOp::create(
+      b, arith::AddIOp::create(b, first, idx(b, count - 1)), idx(b, groupSize));
+  Value firstScale = loadF32(b, layout.scaleScales.offset, group);
+  Value lastScale = loadF32(b, layout.scaleScales.offset, last);
+  Value boundary = arith::SubIOp::create(
+      b,
+      arith::MulIOp::create(b, arith::AddIOp::create(b, group, idx(b, 1)),
+                            idx(b, groupSize)),
+      first);
+  SmallVector<int64_t> lanes;
+  for (int64_t i = 0; i < count; ++i)
+    lanes.push_back(i);
+  auto vecIndex = VectorType::get({count}, b.getIndexType());
+  Value inFirst = arith::CmpIOp::create(
+      b, arith::CmpIPredicate::ult,
+      arith::ConstantOp::create(
+          b, DenseElementsAttr::get(vecIndex, ArrayRef<int64_t>(lanes))),
+      vector::BroadcastOp::create(b, vecIndex, boundary));
+  Value scaleScales = arith::SelectOp::create(
+      b, inFirst, vector::BroadcastOp::create(b, vecF32, firstScale),
+      vector::BroadcastOp::create(b, vecF32, lastScale));
+  Value offset = vector::BroadcastOp::create(
+      b, vecF32, loadF32(b, layout.scaleOffset.offset, idx(b, 0)));
+  return finishDoubleQuant(b, codeValues, scaleScales, offset);
+}
+
+Value PackedScalarReader::loadIntZeroPoints(ImplicitLocOpBuilder &b,
+                                            Value first, int64_t count) {
+  Value codes = loadWords(b, layout.zeroPoints.offset, first, count, 1);
+  return arith::UIToFPOp::create(
+      b, VectorType::get({count}, b.getF32Type()),
+      arith::ExtUIOp::create(b, VectorType::get({count}, b.getI32Type()),
+                             codes));
+}
+
+Value PackedScalarReader::loadMinZeroPoints(ImplicitLocOpBuilder &b,
+                                            Value first, int64_t count) {
+  return loadScaleValues(b, layout.zeroPoints.offset, first, count);
 }
 
 Value PackedScalarReader::loadIntZeroPoint(ImplicitLocOpBuilder &b,

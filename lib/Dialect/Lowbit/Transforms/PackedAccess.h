@@ -33,7 +33,9 @@ struct PackedBytesTypeConverter : TypeConverter {
 Value createF32Table(OpBuilder &b, Location loc, ArrayRef<float> values);
 
 /// Reads scalars of one packed tensor (a tensor<Nxi8> value) with
-/// tensor.extract: bytes, and the decoded per-block scale and zero point.
+/// tensor.extract: bytes, and the decoded per-block scale and zero point;
+/// also runs of consecutive blocks' quantities as vectors (little-endian
+/// targets: multi-byte values are reinterpreted vector bytes).
 class PackedScalarReader {
 public:
   /// Creates the double-quantization table, if any, at the current insertion
@@ -59,11 +61,24 @@ public:
   /// zero_point = min: the block's minimum, widened to f32.
   Value loadMinZeroPoint(ImplicitLocOpBuilder &b, Value block);
 
+  /// The same for `count` consecutive blocks from `first`, as
+  /// vector<count x f32> with one load per section (and one gather from
+  /// the double-quantization table) instead of one per block.
+  Value loadBlockScales(ImplicitLocOpBuilder &b, Value first, int64_t count);
+  Value loadIntZeroPoints(ImplicitLocOpBuilder &b, Value first, int64_t count);
+  Value loadMinZeroPoints(ImplicitLocOpBuilder &b, Value first, int64_t count);
+
 private:
   Value loadWord(ImplicitLocOpBuilder &b, uint64_t offset, Value element,
                  unsigned count);
   Value loadScaleValue(ImplicitLocOpBuilder &b, uint64_t offset, Value element);
   Value loadF32(ImplicitLocOpBuilder &b, uint64_t offset, Value element);
+  Value loadWords(ImplicitLocOpBuilder &b, uint64_t offset, Value first,
+                  int64_t count, unsigned size);
+  Value loadScaleValues(ImplicitLocOpBuilder &b, uint64_t offset, Value first,
+                        int64_t count);
+  Value finishDoubleQuant(ImplicitLocOpBuilder &b, Value codeValue,
+                          Value scaleScale, Value offset);
 
   Value bytes;
   ::lowbit::numerics::Scheme scheme;

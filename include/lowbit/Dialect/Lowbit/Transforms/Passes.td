@@ -359,7 +359,10 @@ def LowbitLowerCpu : Pass<"lowbit-lower-cpu", "ModuleOp"> {
            "elements (256 for 2-bit codes) once per call, codes multiplied "
            "as bytes with "
            "AVX-512 VNNI vpdpbusd, for 2-, 4- and 8-bit integer and 4-bit "
-           "codebook formats)">,
+           "codebook formats, 3-bit integers with vbmi)">,
+    Option<"vbmi", "vbmi", "bool", /*default=*/"false",
+           "The target has AVX-512 VBMI (vpermb, vpmultishiftqb): dot=i8 "
+           "then also covers 3-bit integer codes">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
