@@ -80,11 +80,10 @@ static std::string resolveCpuIsa(const std::string &isa) {
 }
 
 /// The `vbmi` for lowbit-lower-cpu: `host` becomes whether the machine
-/// running the pipeline has AVX-512 VBMI; anything but `true` is false
-/// (the pass then keeps 3-bit codes on the f32 kernels, which is safe).
-static bool resolveVbmi(const std::string &vbmi) {
-  if (vbmi != "host")
-    return vbmi == "true";
+/// running the pipeline has AVX-512 VBMI.
+static bool resolveVbmi(CpuFeature vbmi) {
+  if (vbmi != CpuFeature::Host)
+    return vbmi == CpuFeature::Yes;
 #if defined(__x86_64__) || defined(_M_X64)
   return llvm::sys::getHostCPUFeatures().lookup("avx512vbmi");
 #else

@@ -71,6 +71,10 @@ void buildQuantizePipeline(mlir::OpPassManager &pm,
 void buildReferencePipeline(mlir::OpPassManager &pm);
 
 /// Options of `lowbit-cpu-pipeline`.
+/// Whether a target CPU has a feature: as the machine running the
+/// pipeline does, or as stated.
+enum class CpuFeature { Host, Yes, No };
+
 struct CpuPipelineOptions : mlir::PassPipelineOptions<CpuPipelineOptions> {
   Option<int64_t> vectorWidth{
       *this, "vector-width",
@@ -106,12 +110,15 @@ struct CpuPipelineOptions : mlir::PassPipelineOptions<CpuPipelineOptions> {
                      "i8 (activations quantized to int8 per 128 elements, "
                      "vpdpbusd, every batch; needs AVX-512 VNNI)"),
       llvm::cl::init("f32")};
-  Option<std::string> vbmi{
+  Option<CpuFeature> vbmi{
       *this, "vbmi",
       llvm::cl::desc("Whether the target has AVX-512 VBMI, which dot=i8 "
-                     "needs for 3-bit codes: host (whether this machine "
-                     "has it), true or false"),
-      llvm::cl::init("host")};
+                     "needs for 3-bit codes"),
+      llvm::cl::init(CpuFeature::Host),
+      llvm::cl::values(
+          clEnumValN(CpuFeature::Host, "host", "whether this machine has it"),
+          clEnumValN(CpuFeature::Yes, "true", "the target has it"),
+          clEnumValN(CpuFeature::No, "false", "the target lacks it"))};
   Option<bool> parallel{
       *this, "parallel",
       llvm::cl::desc("Run the kernels' output tiles on threads (OpenMP: "
