@@ -287,14 +287,14 @@ public:
 
   /// The unsigned bytes u of 64 bytes of codes, as one vector<64xi8> per
   /// code position in a byte (8-bit: one; 4-bit: even codes, odd codes;
-  /// 2-bit: four).
+  /// 2-bit: four; 3-bit: two vectors of 64 codes from 48 bytes).
   SmallVector<Value> loadCodes(ImplicitLocOpBuilder &b,
                                Value byteOffset) const {
+    if (plan.bits == 3)
+      return loadCodes3(b, byteOffset);
     Type i8 = b.getI8Type();
     auto vecI8 = VectorType::get({64}, i8);
     Value pad = arith::ConstantIntOp::create(b, 0, 8);
-    if (plan.bits == 3)
-      return loadCodes3(b, byteOffset);
     Value raw = vector::TransferReadOp::create(
         b, vecI8, bytes, ValueRange{byteOffset}, pad, ArrayRef<bool>{true});
     auto splat = [&](int64_t value) { return splatInt(b, i8, 64, value); };
