@@ -39,7 +39,7 @@ import lowbit.numerics as nx
 from lowbit_run import dense
 from qmatmul_cases import (FORMATS, OUT_EPS, RANK, as_f64, case_grid, draw_extras,
                            literal, schemes, tensor_type)
-from qmatmul_module import Module, qmatmul_body, run_cpu, runner_libs
+from qmatmul_module import Module, host_flags, qmatmul_body, run_cpu, runner_libs
 
 # (block size or 0 = per channel, N, K). The last two are not covered.
 # Blocks smaller than a chunk are read as runs of up to 16 (blocks of 16:
@@ -55,15 +55,6 @@ def chunk_size(bits):
     """Elements of x per int8 scale: the codes of 64 bytes of weights (of
     128 bytes for 8-bit codes)."""
     return 256 if bits == 2 else 128
-
-
-def host_has_vbmi():
-    try:
-        with open("/proc/cpuinfo") as f:
-            return any(line.startswith("flags") and "avx512vbmi" in line.split()
-                       for line in f)
-    except OSError:
-        return False
 
 
 def plan(fmt, scheme, block, k, vbmi):
@@ -163,7 +154,7 @@ def check(rng, options):
     covered = 0
     # The pipeline's vbmi=host: 3-bit codes take the int8 kernels where the
     # machine has AVX-512 VBMI, unless the options turn it off.
-    vbmi = "vbmi=false" not in options.split() and host_has_vbmi()
+    vbmi = "vbmi=false" not in options.split() and "avx512vbmi" in host_flags()
     for case in case_grid(rng, BLOCKS, BATCHES, dynamic=True,
                           formats=FORMATS_HERE):
         fmt, block, n, k = case.fmt, case.block, case.n, case.k

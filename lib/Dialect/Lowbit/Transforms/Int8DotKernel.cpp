@@ -460,7 +460,7 @@ SmallVector<Value> emitInt8DotRows(ImplicitLocOpBuilder &b, ModuleOp module,
   const nx::PackedLayout &layout = reader.getLayout();
   int64_t columns = ns.size();
   int64_t chunks = layout.k / plan.chunk();
-  // A unit is one block (blocks of a chunk or more) or up to 4 chunks of
+  // A unit is one block (blocks of a chunk or more) or up to 8 chunks of
   // blocks smaller than a chunk (at most 16 blocks unless a chunk holds
   // more), whose scales and offset terms are loaded as vectors once: per
   // block they would cost as much as the dot products.
