@@ -72,6 +72,13 @@ int lowbit_compute_layout(const lowbit_scheme *scheme, int64_t rows, int64_t k,
 int lowbit_quantize(const lowbit_scheme *scheme, const void *src,
                     const char *src_type, int64_t rows, int64_t k, uint8_t *dst,
                     uint64_t dst_size, uint32_t threads);
+/** GPTQ (lowbit/Numerics/Gptq.h): w is f32 [rows x k], hessian f32
+ *  [k x k] (sum of x x^T over calibration inputs); act_order and
+ *  clip_search are 0 or 1. */
+int lowbit_quantize_gptq(const lowbit_scheme *scheme, const float *w,
+                         int64_t rows, int64_t k, const float *hessian,
+                         double damping, int act_order, int clip_search,
+                         uint8_t *dst, uint64_t dst_size, uint32_t threads);
 int lowbit_dequantize(const lowbit_scheme *scheme, const uint8_t *src,
                       uint64_t src_size, int64_t rows, int64_t k, void *dst,
                       const char *dst_type, uint32_t threads);

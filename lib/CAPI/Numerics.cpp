@@ -5,6 +5,7 @@
 
 #include "lowbit/Numerics/Codebooks.h"
 #include "lowbit/Numerics/ErrorStats.h"
+#include "lowbit/Numerics/Gptq.h"
 #include "lowbit/Numerics/Interchange.h"
 #include "lowbit/Numerics/Isa.h"
 #include "lowbit/Numerics/Layout.h"
@@ -178,6 +179,21 @@ int lowbit_quantize(const lowbit_scheme *scheme, const void *src,
     return check(t.status());
   return check(
       quantize(*s, src, *t, rows, k, dst, dst_size, QuantizeOptions{threads}));
+}
+
+int lowbit_quantize_gptq(const lowbit_scheme *scheme, const float *w,
+                         int64_t rows, int64_t k, const float *hessian,
+                         double damping, int act_order, int clip_search,
+                         uint8_t *dst, uint64_t dst_size, uint32_t threads) {
+  auto s = toScheme(scheme);
+  if (!s)
+    return check(s.status());
+  GptqOptions options;
+  options.damping = damping;
+  options.actOrder = act_order != 0;
+  options.clipSearch = clip_search != 0;
+  options.numThreads = threads;
+  return check(quantizeGptq(*s, w, rows, k, hessian, dst, dst_size, options));
 }
 
 int lowbit_dequantize(const lowbit_scheme *scheme, const uint8_t *src,

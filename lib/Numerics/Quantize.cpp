@@ -142,6 +142,24 @@ const float *rowAsF32(const kernels::KernelTable &kt, const void *src,
   return tmp;
 }
 
+/// Narrows each block's statistics by its clip ratio (QuantizeOptions).
+void clipBlockRanges(ZeroPoint zeroPoint, const float *ratios, int64_t blocks,
+                     float *stat0, float *stat1) {
+  for (int64_t j = 0; j < blocks; ++j) {
+    float a = ratios[j];
+    if (zeroPoint == ZeroPoint::None) {
+      stat0[j] *= a;
+    } else if (zeroPoint == ZeroPoint::Int) {
+      stat0[j] *= a;
+      stat1[j] *= a;
+    } else {
+      float mid = 0.5f * stat0[j] + 0.5f * stat1[j];
+      stat0[j] = mid + a * (stat0[j] - mid);
+      stat1[j] = mid + a * (stat1[j] - mid);
+    }
+  }
+}
+
 struct RowScratch {
   Buffer<float> row, stat0, stat1;
   Buffer<uint8_t> codes;
@@ -179,6 +197,13 @@ Status quantize(const Scheme &scheme, const void *src, ElementType srcType,
   const uint64_t numBlocks = uint64_t(rows) * uint64_t(bpr);
   const int qmax = (1 << plan.bits) - 1;
 
+  if (options.clipRatios)
+    for (uint64_t i = 0; i < uint64_t(rows) * uint64_t(layout.blocksPerRow);
+         ++i)
+      if (!(options.clipRatios[i] > 0.0f && options.clipRatios[i] <= 1.0f))
+        return Status::error("clip ratio of block " + std::to_string(i) +
+                             " is not in (0, 1]");
+
   Buffer<float> firstLevel; // f32 scales awaiting double quantization
   if (dq && !firstLevel.allocate(numBlocks))
     return Status::error("out of memory for " + std::to_string(numBlocks) +
@@ -200,6 +225,9 @@ Status quantize(const Scheme &scheme, const void *src, ElementType srcType,
         kt.blockAbsMax(x, k, block, scratch.stat0.data());
       else
         kt.blockMinMax(x, k, block, scratch.stat0.data(), scratch.stat1.data());
+      if (options.clipRatios)
+        clipBlockRanges(scheme.zeroPoint, options.clipRatios + r * bpr, bpr,
+                        scratch.stat0.data(), scratch.stat1.data());
       for (int64_t j = 0; j < bpr; ++j) {
         const float *xb = x + j * block;
         uint8_t *cb = codes + j * block;

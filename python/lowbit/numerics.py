@@ -161,6 +161,29 @@ def quantize(x, scheme, threads=1):
     return out
 
 
+def quantize_gptq(w, scheme, hessian, damping=0.01, act_order=True,
+                  clip=True, threads=0):
+    """GPTQ: quantizes a [rows, K] float32 weight knowing its inputs'
+    Hessian (a [K, K] array, the sum or mean of x xᵀ over calibration
+    inputs x of the layer) and returns the canonical packed buffer, which
+    dequantize() reads like any other. damping, act_order and clip are
+    lowbit-quantize-weights' gptq-damping, gptq-act-order and gptq-clip."""
+    w = np.ascontiguousarray(w, dtype=np.float32)
+    rows, k = _shape2d(w)
+    h = np.ascontiguousarray(hessian, dtype=np.float32)
+    if h.shape != (k, k):
+        raise ValueError("hessian has shape %s, expected (%d, %d)"
+                         % (h.shape, k, k))
+    c = scheme._c()
+    total = layout(scheme, rows, k)["total_bytes"]
+    out = np.empty(total, dtype=np.uint8)
+    _check(_lib.lowbit_quantize_gptq(
+        ctypes.byref(c), _ptr(w), _i64(rows), _i64(k), _ptr(h),
+        ctypes.c_double(damping), ctypes.c_int(bool(act_order)),
+        ctypes.c_int(bool(clip)), _ptr(out), _u64(total), _u32(threads)))
+    return out
+
+
 def dequantize(buf, scheme, shape, dtype=np.float32, threads=1):
     """Dequantizes a canonical buffer to a [rows, K] array of dtype."""
     buf = np.ascontiguousarray(buf, dtype=np.uint8)

@@ -424,3 +424,57 @@ TEST(QuantizeTest, BitsPerParameter) {
 }
 
 } // namespace
+
+// Clip ratios narrow each block's range before its scale is chosen: a
+// ratio of 1 changes nothing, 0.5 halves a symmetric block's scale and
+// moves a min-format block's range towards its middle; out of (0, 1] is
+// an error naming the block.
+TEST(QuantizeTest, ClipRatiosNarrowBlockRanges) {
+  const int64_t rows = 2, k = 64;
+  std::vector<float> w = gaussian(size_t(rows * k), 91);
+  Scheme sym = makeScheme(Format::I4, 32, ScaleType::F32);
+  std::vector<float> ones(4, 1.0f), halves(4, 0.5f);
+  QuantizeOptions withOnes, withHalves;
+  withOnes.clipRatios = ones.data();
+  withHalves.clipRatios = halves.data();
+  std::vector<uint8_t> plain = *quantize(sym, w.data(), rows, k);
+  EXPECT_EQ(*quantize(sym, w.data(), rows, k, withOnes), plain);
+  std::vector<uint8_t> clipped = *quantize(sym, w.data(), rows, k, withHalves);
+  std::vector<float> s0 =
+      *decodeScales(sym, plain.data(), plain.size(), rows, k);
+  std::vector<float> s1 =
+      *decodeScales(sym, clipped.data(), clipped.size(), rows, k);
+  for (size_t b = 0; b < s0.size(); ++b)
+    EXPECT_FLOAT_EQ(s1[b], 0.5f * s0[b]) << "block " << b;
+
+  Scheme min = makeScheme(Format::U4, 32, ScaleType::F32, ZeroPoint::Min);
+  std::vector<float> shifted(w.size());
+  for (size_t i = 0; i < w.size(); ++i)
+    shifted[i] = w[i] + 10.0f; // all positive: the range is [lo, hi] > 0
+  std::vector<float> approx = *dequantize(
+      min, quantize(min, shifted.data(), rows, k, withHalves)->data(),
+      computeLayout(min, rows, k)->totalBytes, rows, k);
+  for (int64_t b = 0; b < rows * k / 32; ++b) {
+    float lo = shifted[size_t(b * 32)], hi = lo;
+    for (int64_t i = b * 32; i < (b + 1) * 32; ++i) {
+      lo = std::fmin(lo, shifted[size_t(i)]);
+      hi = std::fmax(hi, shifted[size_t(i)]);
+    }
+    float mid = 0.5f * (lo + hi), half = 0.25f * (hi - lo);
+    for (int64_t i = b * 32; i < (b + 1) * 32; ++i) {
+      EXPECT_GE(approx[size_t(i)], mid - half - 1e-4f) << "element " << i;
+      EXPECT_LE(approx[size_t(i)], mid + half + 1e-4f) << "element " << i;
+    }
+  }
+
+  for (float bad : {0.0f, 1.5f, -0.25f, std::nanf("")}) {
+    std::vector<float> ratios(4, 1.0f);
+    ratios[2] = bad;
+    QuantizeOptions options;
+    options.clipRatios = ratios.data();
+    Result<std::vector<uint8_t>> r = quantize(sym, w.data(), rows, k, options);
+    ASSERT_FALSE(r.isOk());
+    EXPECT_NE(r.message().find("clip ratio of block 2"), std::string::npos)
+        << r.message();
+  }
+}

@@ -32,6 +32,12 @@ struct QuantizeOptions {
   /// Worker threads over row ranges; 0 means one per hardware thread.
   /// Results do not depend on the thread count.
   unsigned numThreads = 1;
+  /// Null, or rows * blocksPerRow factors in (0, 1], one per block: the
+  /// block's range is narrowed by its factor before the scale is chosen,
+  /// so outliers are clipped in exchange for finer steps (towards 0 for
+  /// symmetric formats and integer zero points, which keep 0 in range;
+  /// around the middle for ZeroPoint::Min). GPTQ's clip search sets them.
+  const float *clipRatios = nullptr;
 };
 
 /// Quantizes `src` (rows * k elements of `srcType`, row-major, contiguous)
