@@ -233,6 +233,9 @@ FailureOr<std::vector<EntryPoint>> collectEntryPoints(ModuleOp module,
       return true;
     };
     for (auto [i, result] : llvm::enumerate(entry.results)) {
+      if (auto label = func.getResultAttrOfType<StringAttr>(
+              i, mlir::lowbit::LowbitDialect::kNameAttrName))
+        result.label = label.str();
       result.name = "result" + std::to_string(i);
       while (!claim(result.name))
         result.name += "_";

@@ -43,7 +43,12 @@ static void appendBuffers(std::string &out, llvm::ArrayRef<Buffer> buffers) {
     out += ",\"dtype\":\"" + dtypeOf(buffer.elementType) + "\",\"shape\":[";
     for (auto [j, size] : llvm::enumerate(buffer.shape))
       out += (j ? "," : "") + std::to_string(size);
-    out += "]}";
+    out += ']';
+    if (!buffer.label.empty()) {
+      out += ",\"label\":";
+      io::appendJsonString(out, buffer.label);
+    }
+    out += '}';
   }
   out += ']';
 }

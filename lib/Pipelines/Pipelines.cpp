@@ -27,6 +27,10 @@ void buildQuantizePipeline(OpPassManager &pm,
   quantize.doubleQuantBlockSize = options.doubleQuantBlockSize;
   quantize.skip.assign(options.skip.begin(), options.skip.end());
   quantize.int8.assign(options.int8.begin(), options.int8.end());
+  quantize.hessians = options.hessians;
+  quantize.gptqDamping = options.gptqDamping;
+  quantize.gptqActOrder = options.gptqActOrder;
+  quantize.gptqClip = options.gptqClip;
   quantize.minSize = options.minSize;
   quantize.stats = options.stats;
 

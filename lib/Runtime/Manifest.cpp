@@ -95,13 +95,19 @@ private:
 
 Result<TensorSpec> Checker::tensor(const JsonValue &v,
                                    const std::string &path) const {
-  if (Status s = object(v, path, {"name", "dtype", "shape"}); !s)
+  if (Status s = object(v, path, {"name", "dtype", "shape"}, {"label"}); !s)
     return s;
   TensorSpec spec;
   Result<std::string> name = identifier(*v.get("name"), path + ".name");
   if (!name)
     return name.status();
   spec.name = *name;
+  if (const JsonValue *label = v.get("label")) {
+    Result<std::string> text = string(*label, path + ".label");
+    if (!text)
+      return text.status();
+    spec.label = *text;
+  }
   Result<std::string> dtype = string(*v.get("dtype"), path + ".dtype");
   if (!dtype)
     return dtype.status();

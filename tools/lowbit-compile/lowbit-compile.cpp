@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lowbit/Compiler/Compiler.h"
+#include "lowbit/Dialect/Lowbit/Transforms/Passes.h"
 #include "lowbit/InitLowbit.h"
 
 #include "mlir/IR/AsmState.h"
@@ -102,6 +103,18 @@ static cl::opt<int> threads(
              "(OMP_NUM_THREADS or all cores); the code then needs libomp. "
              "Default: single-threaded, no runtime dependency"),
     cl::init(-1), cl::cat(category));
+static cl::opt<std::string> hessians(
+    "hessians",
+    cl::desc("Calibration Hessians (safetensors, from lowbit.calibrate): "
+             "quantize the weights that have one with GPTQ; needs --preset "
+             "or --quantize"),
+    cl::value_desc("path"), cl::init(""), cl::cat(category));
+static cl::opt<bool> exposeMatmulInputs(
+    "expose-matmul-inputs",
+    cl::desc("Also return the input of every named weight matmul, labelled "
+             "with its name (lowbit-expose-matmul-inputs): the artifact "
+             "lowbit.calibrate runs"),
+    cl::init(false), cl::cat(category));
 static cl::opt<std::string> preset(
     "preset",
     cl::desc("A named quantization (instead of --quantize): nf4-dq-bf16 "
@@ -281,6 +294,11 @@ int main(int argc, char **argv) {
       return fail("unknown --preset=" + preset +
                   "; expected nf4-dq-bf16, nf4, int4-g128, int4-g32 or int8");
   }
+  if (!hessians.empty() && !presetQuantize && !quantize.getNumOccurrences())
+    return fail("--hessians needs --preset or --quantize: the Hessians "
+                "choose how weights are rounded, not whether");
+  if (hessians.getValue().find_first_of("{}") != std::string::npos)
+    return fail("--hessians: a path with '{' or '}' is not supported");
   if (threads < -1)
     return fail("--num-threads=" + Twine(threads.getValue()) +
                 " is negative; give a thread count, or 0 for OpenMP's "
@@ -352,6 +370,12 @@ int main(int argc, char **argv) {
       compiler::parseSourceWithArgNames(sourceMgr, &context, names);
   if (!module)
     return 1;
+  if (exposeMatmulInputs) {
+    mlir::PassManager pm(&context);
+    pm.addPass(mlir::lowbit::createLowbitExposeMatmulInputs());
+    if (failed(pm.run(*module)))
+      return 1;
+  }
   mlir::FailureOr<std::vector<compiler::EntryPoint>> entries =
       compiler::collectEntryPoints(*module, names, prefix);
   if (failed(entries))
@@ -382,6 +406,8 @@ int main(int argc, char **argv) {
     lowering.quantize = quantize;
   else if (presetQuantize)
     lowering.quantize = *presetQuantize;
+  if (!hessians.empty())
+    *lowering.quantize += " hessians={" + hessians + "}";
   if (inputFilename != "-")
     lowering.weightsDir =
         sys::path::parent_path(inputFilename.getValue()).str();

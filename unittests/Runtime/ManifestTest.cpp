@@ -194,6 +194,19 @@ TEST(Manifest, RejectsEntries) {
       {"entries[1].name: duplicate entry 'forward'"}));
 }
 
+// A tensor may say what it holds (lowbit-compile --expose-matmul-inputs
+// labels the inputs it returns); the label must be a string.
+TEST(Manifest, TensorLabels) {
+  Result<Manifest> m = parse(
+      with(R"("shape":[1,384]})", R"("shape":[1,384],"label":"layer.0.fc"})"));
+  ASSERT_TRUE(m.isOk()) << m.message();
+  EXPECT_EQ(m->entries[0].results[0].label, "layer.0.fc");
+  EXPECT_EQ(m->entries[0].results[1].label, "");
+  EXPECT_TRUE(failsWith(
+      parse(with(R"("shape":[1,384]})", R"("shape":[1,384],"label":3})")),
+      {"entries[0].results[0].label: expected a string"}));
+}
+
 TEST(Manifest, RejectsTensors) {
   EXPECT_TRUE(failsWith(parse(with("\"dtype\":\"i64\"", "\"dtype\":\"u8\"")),
                         {"entries[0].args[0].dtype: unknown dtype 'u8'"}));

@@ -65,6 +65,8 @@ struct Buffer {
   std::string cType;          // "float", "uint16_t", ...
   int64_t numElements = 0;    // product of the shape
   std::string mlirType;       // "tensor<2x128xf32>", for messages/comments
+  std::string label; // a result's `lowbit.name` (the matmul whose input it
+                     // is, from lowbit-expose-matmul-inputs); may be empty
 };
 
 /// A public function and the C function that calls it.

@@ -52,6 +52,22 @@ struct QuantizePipelineOptions
   ListOption<std::string> int8{*this, "int8",
                                llvm::cl::desc("Regexes of matmuls to quantize "
                                               "to per-channel int8 instead")};
+  Option<std::string> hessians{
+      *this, "hessians",
+      llvm::cl::desc("Calibration Hessians (safetensors): quantize the "
+                     "weights that have one with GPTQ")};
+  Option<double> gptqDamping{*this, "gptq-damping",
+                             llvm::cl::desc("GPTQ: diagonal damping, as a "
+                                            "fraction of its mean"),
+                             llvm::cl::init(0.01)};
+  Option<bool> gptqActOrder{*this, "gptq-act-order",
+                            llvm::cl::desc("GPTQ: largest Hessian diagonal "
+                                           "first"),
+                            llvm::cl::init(true)};
+  Option<bool> gptqClip{*this, "gptq-clip",
+                        llvm::cl::desc("GPTQ: search each block's clipping "
+                                       "first"),
+                        llvm::cl::init(true)};
   Option<int64_t> minSize{*this, "min-size",
                           llvm::cl::desc("Smaller weights stay float"),
                           llvm::cl::init(0)};

@@ -26,6 +26,9 @@ using numerics::Status;
 /// One argument or result of an entry point.
 struct TensorSpec {
   std::string name;
+  /// The optional "label": what a result holds (for the inputs that
+  /// lowbit-expose-matmul-inputs returns, the matmul's name).
+  std::string label;
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
   int64_t numElements = 1;

@@ -288,3 +288,14 @@ func.func private @name_not_string() attributes {lowbit.name = 3 : i32}
 
 // expected-error @+1 {{'lowbit.device_weight' must be a unit attribute of an LLVM global}}
 func.func private @device_weight_on_func() attributes {lowbit.device_weight}
+
+// -----
+
+// A function result may be labelled with a string lowbit.name, nothing else.
+// expected-error @+1 {{result #1: 'lowbit.name' is not a lowbit result attribute; expected 'lowbit.name' with a string}}
+func.func private @result_name_not_string() -> (tensor<2xf32>, tensor<2xf32> {lowbit.name = 3 : i32})
+
+// -----
+
+// expected-error @+1 {{result #0: 'lowbit.weights_file' is not a lowbit result attribute; expected 'lowbit.name' with a string}}
+func.func private @result_weights_file() -> (tensor<2xf32> {lowbit.weights_file = "w"})

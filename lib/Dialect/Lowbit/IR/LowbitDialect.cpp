@@ -17,6 +17,20 @@ void LowbitDialect::initialize() {
       >();
 }
 
+// A function result may carry `lowbit.name`: lowbit-expose-matmul-inputs
+// labels the inputs it returns with the matmuls' names.
+LogicalResult LowbitDialect::verifyRegionResultAttribute(Operation *op,
+                                                         unsigned regionIndex,
+                                                         unsigned resultIndex,
+                                                         NamedAttribute attr) {
+  if (attr.getName() == kNameAttrName && isa<StringAttr>(attr.getValue()))
+    return success();
+  return op->emitError() << "result #" << resultIndex << ": '"
+                         << attr.getName().getValue()
+                         << "' is not a lowbit result attribute; expected '"
+                         << kNameAttrName << "' with a string";
+}
+
 LogicalResult LowbitDialect::verifyOperationAttribute(Operation *op,
                                                       NamedAttribute attr) {
   if (attr.getName() == kWeightsFileAttrName) {

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Hessians.h"
 #include "LoraMatchers.h"
 #include "MatmulMatchers.h"
 #include "WeightUtils.h"
@@ -16,6 +17,7 @@
 #include "lowbit/Dialect/Lowbit/Transforms/Passes.h"
 #include "lowbit/Dialect/Lowbit/Transforms/SchemeOptions.h"
 #include "lowbit/Numerics/ErrorStats.h"
+#include "lowbit/Numerics/Gptq.h"
 #include "lowbit/Numerics/Quantize.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -73,6 +75,22 @@ static SmallVector<std::string> matmulNames(Operation *op) {
   return names;
 }
 
+/// The name a matmul's calibration Hessian is stored under: its
+/// `lowbit.name`, else the first name in its location.
+static std::optional<std::string> hessianKey(Operation *op) {
+  if (auto name = op->getAttrOfType<StringAttr>(LowbitDialect::kNameAttrName))
+    return name.str();
+  std::optional<std::string> key;
+  op->getLoc()->walk([&](Location loc) {
+    if (auto nameLoc = dyn_cast<NameLoc>(loc)) {
+      key = nameLoc.getName().str();
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return key;
+}
+
 /// What the pattern needs from the pass: the scheme, the filters, and the
 /// statistics it updates.
 struct QuantizeState {
@@ -86,14 +104,23 @@ struct QuantizeState {
   int64_t minSize = 0;
   unsigned threads = 0;
   bool measureError = false;
+  /// Calibration Hessians: weights with one are quantized with GPTQ.
+  HessianFile *hessians = nullptr;
+  nx::GptqOptions gptq;
+  /// Set when a Hessian is malformed: the pass fails.
+  bool failed = false;
   PassCounters counters{"weights-quantized",
                         "weights-skipped",
                         "bytes-before",
                         "bytes-after",
                         "mean-relative-rms-error-ppm",
-                        "weights-int8"};
+                        "weights-int8",
+                        "weights-gptq",
+                        "mean-output-error-ppm"};
   double errorSum = 0.0;
   unsigned errorCount = 0;
+  double outputErrorSum = 0.0;
+  unsigned outputErrorCount = 0;
 };
 
 struct QuantizeConstantWeightMatmul
@@ -162,18 +189,41 @@ private:
           transposeBytes(constant->bytes, k, n, elementBytes, state.threads);
       weightNK = transposed;
     }
+    FailureOr<std::optional<std::vector<float>>> hessian = findHessian(op, k);
+    if (failed(hessian))
+      return failure();
     std::vector<uint8_t> packed(layout->totalBytes);
     nx::QuantizeOptions qopts;
     qopts.numThreads = state.threads;
-    if (nx::Status s =
-            nx::quantize(numericsScheme, weightNK.data(), constant->elementType,
-                         n, k, packed.data(), packed.size(), qopts);
-        !s)
+    if (*hessian) {
+      std::vector<float> weightF32 = toF32(weightNK, constant->elementType);
+      nx::GptqOptions gopts = state.gptq;
+      gopts.numThreads = state.threads;
+      if (nx::Status s = nx::quantizeGptq(numericsScheme, weightF32.data(), n,
+                                          k, (*hessian)->data(), packed.data(),
+                                          packed.size(), gopts);
+          !s) {
+        state.failed = true;
+        return op->emitError("GPTQ failed: ") << s.message();
+      }
+      ++state.counters["weights-gptq"];
+    } else if (nx::Status s = nx::quantize(numericsScheme, weightNK.data(),
+                                           constant->elementType, n, k,
+                                           packed.data(), packed.size(), qopts);
+               !s) {
       return skipWith(op, s.message());
-    // The error is only reported, so it is only computed when asked for.
-    if (state.measureError)
+    }
+    // The errors are only reported, so they are only computed when asked
+    // for.
+    if (state.measureError) {
       state.errorSum += relativeError(
           numericsScheme, weightNK, constant->elementType, packed, n, k, qopts);
+      if (*hessian)
+        state.outputErrorSum +=
+            outputError(numericsScheme, weightNK, constant->elementType, packed,
+                        n, k, **hessian, qopts);
+      state.outputErrorCount += bool(*hessian);
+    }
 
     // The quantized tensor stands for the weight as stored (f16 for an f16
     // checkpoint); qmatmul converts it to f32 like the extension did.
@@ -199,6 +249,48 @@ private:
     state.counters["bytes-before"] += uint64_t(n) * k * elementBytes;
     state.counters["bytes-after"] += packed.size();
     return success();
+  }
+
+  /// The Hessian of `op` when a file was given and holds one; fails (with
+  /// an error) when it does not fit the weight.
+  FailureOr<std::optional<std::vector<float>>> findHessian(Operation *op,
+                                                           int64_t k) const {
+    if (!state.hessians)
+      return std::optional<std::vector<float>>();
+    std::optional<std::string> key = hessianKey(op);
+    if (!key) {
+      op->emitRemark("no Hessian: the matmul has no lowbit.name; rounded to "
+                     "nearest");
+      return std::optional<std::vector<float>>();
+    }
+    FailureOr<std::optional<std::vector<float>>> found =
+        state.hessians->lookup(op, *key, k);
+    if (failed(found)) {
+      state.failed = true;
+      return failure();
+    }
+    if (!*found)
+      op->emitRemark("no Hessian named '")
+          << *key << "' in " << state.hessians->path()
+          << "; rounded to nearest";
+    return found;
+  }
+
+  /// ‖X·(W − Q)ᵀ‖² / ‖X·Wᵀ‖² on the calibration inputs behind `hessian`.
+  static double outputError(const nx::Scheme &scheme, ArrayRef<uint8_t> weight,
+                            nx::ElementType type,
+                            const std::vector<uint8_t> &packed, int64_t n,
+                            int64_t k, const std::vector<float> &hessian,
+                            const nx::QuantizeOptions &options) {
+    std::vector<float> reference = toF32(weight, type);
+    nx::Result<std::vector<float>> approx =
+        nx::dequantize(scheme, packed.data(), packed.size(), n, k, options);
+    if (!approx)
+      return 0.0;
+    nx::Result<double> error =
+        nx::hessianWeightedError(reference.data(), approx->data(), n, k,
+                                 hessian.data(), options.numThreads);
+    return error ? *error : 0.0;
   }
 
   /// ‖W − dequant(quant(W))‖ / ‖W‖ from the numerics core's statistics.
@@ -271,6 +363,11 @@ struct QuantizeWeightsPass
         patterns->push_back(pattern);
       }
     }
+    if (!(gptqDamping >= 0.0) || !std::isfinite(gptqDamping))
+      return emitError(UnknownLoc::get(context))
+             << "lowbit-quantize-weights: gptq-damping must be a finite "
+                "number >= 0, got "
+             << double(gptqDamping);
     if (minSize < 0)
       return emitError(UnknownLoc::get(context))
              << "lowbit-quantize-weights: min-size must not be negative, got "
@@ -290,11 +387,31 @@ struct QuantizeWeightsPass
     state.loraFactors = findLoraFactorMatmuls(getOperation());
     state.threads = threads;
     state.measureError = stats;
+    std::optional<HessianFile> hessianFile;
+    if (!hessians.empty()) {
+      FailureOr<HessianFile> opened = HessianFile::open(hessians, [&] {
+        return getOperation().emitError() << "lowbit-quantize-weights: ";
+      });
+      if (failed(opened))
+        return signalPassFailure();
+      hessianFile = std::move(*opened);
+      state.hessians = &*hessianFile;
+      state.gptq.damping = gptqDamping;
+      state.gptq.actOrder = gptqActOrder;
+      state.gptq.clipSearch = gptqClip;
+    }
 
     // One visit per op: a weight left float is reported once.
     RewritePatternSet patterns(&getContext());
     patterns.add<QuantizeConstantWeightMatmul>(&getContext(), state);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
+    if (state.failed)
+      return signalPassFailure();
+    if (hessianFile)
+      reportUnusedHessians(*hessianFile);
+    if (state.outputErrorCount)
+      state.counters["mean-output-error-ppm"] = uint64_t(
+          std::llround(state.outputErrorSum / state.outputErrorCount * 1e6));
     if (state.errorCount)
       state.counters["mean-relative-rms-error-ppm"] =
           uint64_t(std::llround(state.errorSum / state.errorCount * 1e6));
@@ -303,6 +420,24 @@ struct QuantizeWeightsPass
   }
 
 private:
+  /// Hessians that name no quantized matmul usually mean a file made for
+  /// another model (or another import of it).
+  void reportUnusedHessians(const HessianFile &file) {
+    std::vector<std::string> unused = file.unusedNames();
+    if (unused.empty())
+      return;
+    InFlightDiagnostic diag = getOperation().emitWarning()
+                              << unused.size() << " Hessians in " << file.path()
+                              << " name no quantized matmul: ";
+    for (auto [i, name] : llvm::enumerate(unused)) {
+      if (i == 3) {
+        diag << ", ...";
+        break;
+      }
+      diag << (i ? ", " : "") << "'" << name << "'";
+    }
+  }
+
   SchemeAttr scheme, int8Scheme;
   SmallVector<std::string> skipPatterns, int8Patterns;
 };

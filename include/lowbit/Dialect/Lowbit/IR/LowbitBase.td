@@ -24,6 +24,7 @@ def Lowbit_Dialect : Dialect {
   let useDefaultTypePrinterParser = 1;
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
   let hasOperationAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
   let extraClassDeclaration = [{
     /// Module attribute naming the default external weights file.
     static constexpr ::llvm::StringLiteral kWeightsFileAttrName =

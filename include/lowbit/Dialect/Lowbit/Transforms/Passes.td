@@ -45,11 +45,28 @@ def LowbitQuantizeWeights : Pass<"lowbit-quantize-weights", "ModuleOp"> {
     (counted as skipped); a weight that cannot be quantized under the scheme
     (e.g. K not divisible by the block size) stays float with a remark.
 
+    With `hessians`, a safetensors file of calibration Hessians (one f32
+    [K, K] tensor H = Σ x xᵀ per matmul, named by its `lowbit.name`, as
+    `lowbit.calibrate` writes them), weights that have one are quantized
+    with GPTQ instead of round-to-nearest: each column's rounding error is
+    spread over the columns not yet rounded so that the layer's outputs on
+    the calibration inputs change least (numerics `quantizeGptq`; block
+    parameters as round-to-nearest chooses them, so the layout and the
+    kernels are the same). `gptq-damping` and `gptq-act-order` are
+    AutoGPTQ's `damp_percent` / 100 and `desc_act`; `gptq-clip` first
+    narrows each block's range (factors 1 to 0.55) where that lowers the
+    round-to-nearest error weighted by the Hessian's diagonal. A weight without a
+    Hessian in the file is rounded to nearest with a remark; a Hessian of
+    the wrong shape or type is an error.
+
     With `stats`, a remark reports `weights-quantized`, `weights-skipped`,
     `bytes-before`, `bytes-after`, `mean-relative-rms-error-ppm` (the
     mean over weights of ‖W − dequant(quant(W))‖ / ‖W‖, in parts per
-    million) and `weights-int8` (how many of the quantized weights `int8`
-    matched).
+    million), `weights-int8` (how many of the quantized weights `int8`
+    matched), `weights-gptq` (how many had a Hessian) and, with Hessians,
+    `mean-output-error-ppm`: the mean over those weights of
+    ‖X·(W − Q)ᵀ‖² / ‖X·Wᵀ‖² on the calibration inputs X, the quantity GPTQ
+    minimizes.
   }];
   let options = [
     Option<"format", "format", "std::string", /*default=*/"\"int4\"",
@@ -80,12 +97,65 @@ def LowbitQuantizeWeights : Pass<"lowbit-quantize-weights", "ModuleOp"> {
                "to quantization, e.g. int8=layer\\.[2-5]\\.)">,
     Option<"minSize", "min-size", "int64_t", /*default=*/"0",
            "Weights with fewer elements stay float">,
+    Option<"hessians", "hessians", "std::string", /*default=*/"\"\"",
+           "Safetensors file of calibration Hessians: weights with one are "
+           "quantized with GPTQ">,
+    Option<"gptqDamping", "gptq-damping", "double", /*default=*/"0.01",
+           "GPTQ: added to the Hessian's diagonal, as a fraction of its "
+           "mean">,
+    Option<"gptqActOrder", "gptq-act-order", "bool", /*default=*/"true",
+           "GPTQ: round the columns with the largest Hessian diagonal "
+           "first">,
+    Option<"gptqClip", "gptq-clip", "bool", /*default=*/"true",
+           "GPTQ: first narrow each block's range where that lowers the "
+           "error weighted by the Hessian's diagonal">,
     Option<"threads", "threads", "unsigned", /*default=*/"0",
            "Threads used to quantize one weight (0: all cores)">,
     Option<"stats", "stats", "bool", /*default=*/"false",
            "Report the pass's counters in a remark">,
   ];
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
+}
+
+def LowbitExposeMatmulInputs
+    : Pass<"lowbit-expose-matmul-inputs", "ModuleOp"> {
+  let summary = "Return the inputs of named weight matmuls (for calibration)";
+  let description = [{
+    Calibration (GPTQ) needs what each linear layer sees: this pass makes
+    every public function also return the activation x of each matmul that
+    `lowbit-quantize-weights` would quantize (a float weight that is a
+    constant or a `lowbit.weight`, LoRA factors excepted) and that has a
+    `lowbit.name`, as a [rows, K] tensor (leading dimensions collapsed),
+    labelled with that name in a `lowbit.name` result attribute. Compiled
+    (`lowbit-compile --expose-matmul-inputs`), the labels reach the
+    artifact's manifest, and `lowbit.calibrate` sums xᵀx per label into the
+    Hessians that `lowbit-quantize-weights hessians=` reads.
+
+    ```mlir
+    func.func @f(%x: tensor<4x64xf32>) -> tensor<4x32xf32> {
+      %y = linalg.matmul ... ins(%x, %w ...) {lowbit.name = "fc1"}
+      return %y : tensor<4x32xf32>
+    }
+    // becomes
+    func.func @f(%x: tensor<4x64xf32>)
+        -> (tensor<4x32xf32>, tensor<4x64xf32> {lowbit.name = "fc1"}) {
+      ...
+      return %y, %x : tensor<4x32xf32>, tensor<4x64xf32>
+    }
+    ```
+
+    Matmuls nested in regions (loops, branches) and functions with more
+    than one block are left alone with a remark: their x does not reach the
+    return.
+  }];
+  let options = [
+    ListOption<"names", "names", "std::string",
+               "Regular expressions; expose only matmuls whose lowbit.name "
+               "matches one (default: all named matmuls)">,
+    Option<"stats", "stats", "bool", /*default=*/"false",
+           "Report the pass's counters in a remark">,
+  ];
+  let dependentDialects = ["::mlir::tensor::TensorDialect"];
 }
 
 def LowbitFuseDequantMatmul : Pass<"lowbit-fuse-dequant-matmul"> {
