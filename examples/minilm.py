@@ -34,11 +34,24 @@ VARIANTS = {
     "nf4-dq-mixed": {"quantize": "format=nf4 block-size=64 double-quant "
                      "int8=" + sensitive(1)},
 }
+# GPTQ: rounded with calibration Hessians from calibration_sentences.py
+# (build() computes them once per import). 4-bit everywhere, and with
+# layer 5's four most sensitive linears in int8 (4 of 36 linears).
+VARIANTS.update({
+    "int4-g128-gptq": dict(VARIANTS["int4-g128"], gptq=True),
+    "nf4-dq-gptq": dict(VARIANTS["nf4-dq"], gptq=True),
+    "int4-g128-gptq-mixed": {"quantize": "format=int4 block-size=128 "
+                             "symmetric=false int8=" + sensitive(5),
+                             "gptq": True},
+    "nf4-dq-gptq-mixed": {"quantize": "format=nf4 block-size=64 double-quant "
+                          "int8=" + sensitive(5), "gptq": True},
+})
 # The same weights with int8 activations in the quantized matmuls (dot=i8),
 # to measure what W4A8/W8A8 costs in accuracy and gains in speed. Needs
 # AVX-512 VNNI.
 A8_OPTIONS = "dot=i8"
-for _name in ("int8", "int4-g128", "int4-g128-mixed", "nf4-dq-mixed"):
+for _name in ("int8", "int4-g128", "int4-g128-mixed", "nf4-dq-mixed",
+              "int4-g128-gptq-mixed"):
     VARIANTS[_name + "-a8"] = dict(VARIANTS[_name],
                                    pipeline_options=A8_OPTIONS)
 
@@ -62,9 +75,27 @@ def tokenize(texts, seq_len, directory=None):
     return ids, mask
 
 
+def calibrate(source, hessians, seq_len, batch, log=print):
+    """Writes the Hessians of MiniLM's linear layers over the sentences of
+    calibration_sentences.py (disjoint from the evaluation sentences);
+    padding tokens do not count. Returns the seconds it took."""
+    from calibration_sentences import CALIBRATION_SENTENCES
+    ids, mask = tokenize(CALIBRATION_SENTENCES, seq_len)
+    usable = len(ids) - len(ids) % batch
+    batches = [(ids[i:i + batch], mask[i:i + batch])
+               for i in range(0, usable, batch)]
+    started = time.perf_counter()
+    lowbit.calibrate(source, hessians, batches, row_mask="attention_mask")
+    seconds = time.perf_counter() - started
+    log("calibrated on %d sentences (%d tokens) in %.1f s"
+        % (usable, int(mask[:usable].sum()), seconds))
+    return seconds
+
+
 def build(work, variants, seq_len=40, batch=8, log=print, threads=None):
     """Imports MiniLM once and compiles each variant into `work`; with
     `threads`, the matmul kernels run on OpenMP threads (0: all cores).
+    GPTQ variants share one calibration (its time is added to each).
 
     Returns {name: (library path, compile seconds)}."""
     os.makedirs(work, exist_ok=True)
@@ -74,11 +105,21 @@ def build(work, variants, seq_len=40, batch=8, log=print, threads=None):
     log("imported all-MiniLM-L6-v2 (seq %d, batch %d) in %.1f s"
         % (seq_len, batch, time.perf_counter() - started))
     built = {}
+    hessians = os.path.join(work, "minilm-hessians.safetensors")
+    calibration_seconds = None
     for name in variants:
         library = os.path.join(work, "minilm-%s.so" % name)
+        options = dict(VARIANTS[name])
+        extra = 0.0
+        if options.pop("gptq", False):
+            if calibration_seconds is None:
+                calibration_seconds = calibrate(source, hessians, seq_len,
+                                                batch, log)
+            options["hessians"] = hessians
+            extra = calibration_seconds
         started = time.perf_counter()
-        lowbit.compile(source, library, threads=threads, **VARIANTS[name])
-        seconds = time.perf_counter() - started
+        lowbit.compile(source, library, threads=threads, **options)
+        seconds = time.perf_counter() - started + extra
         log("compiled %-15s in %5.1f s" % (name, seconds))
         built[name] = (library, seconds)
     return built
