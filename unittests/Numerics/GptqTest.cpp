@@ -78,6 +78,17 @@ std::vector<uint8_t> parameterBytes(const Scheme &scheme,
                               packed.end());
 }
 
+/// GPTQ without the clip search (block parameters exactly as
+/// round-to-nearest chooses them).
+Result<std::vector<uint8_t>>
+gptqNoClip(const Scheme &scheme, const std::vector<float> &w, int64_t rows,
+           int64_t k, const std::vector<float> &h, bool actOrder) {
+  GptqOptions options;
+  options.actOrder = actOrder;
+  options.clipSearch = false;
+  return quantizeGptq(scheme, w.data(), rows, k, h.data(), options);
+}
+
 std::vector<Scheme> nonDoubleQuantSchemes() {
   return {makeScheme(Format::I4, 32, ScaleType::F16),
           makeScheme(Format::U4, 64, ScaleType::F16, ZeroPoint::Int),
@@ -109,11 +120,8 @@ TEST(Gptq, DiagonalHessianIsRoundToNearest) {
     Result<std::vector<uint8_t>> rtn = quantize(scheme, w.data(), rows, k);
     ASSERT_TRUE(rtn.isOk()) << rtn.message();
     for (bool actOrder : {false, true}) {
-      GptqOptions options;
-      options.actOrder = actOrder;
-      options.clipSearch = false;
       Result<std::vector<uint8_t>> gptq =
-          quantizeGptq(scheme, w.data(), rows, k, h.data(), options);
+          gptqNoClip(scheme, w, rows, k, h, actOrder);
       ASSERT_TRUE(gptq.isOk()) << gptq.message();
       EXPECT_EQ(*gptq, *rtn);
     }
@@ -167,11 +175,8 @@ TEST(Gptq, ReducesOutputErrorOnCorrelatedInputs) {
     double rtnError =
         weightedError(w, decoded(scheme, rtn, rows, k), rows, k, h);
     for (bool actOrder : {false, true}) {
-      GptqOptions options;
-      options.actOrder = actOrder;
-      options.clipSearch = false;
       Result<std::vector<uint8_t>> gptq =
-          quantizeGptq(scheme, w.data(), rows, k, h.data(), options);
+          gptqNoClip(scheme, w, rows, k, h, actOrder);
       ASSERT_TRUE(gptq.isOk()) << gptq.message();
       EXPECT_EQ(parameterBytes(scheme, *gptq, rows, k),
                 parameterBytes(scheme, rtn, rows, k));
