@@ -15,7 +15,6 @@
 #include "Kernels.h"
 #include "Parallel.h"
 #include "QuantizePlan.h"
-#include "lowbit/Numerics/FloatTypes.h"
 #include "lowbit/Numerics/Layout.h"
 #include "lowbit/Numerics/Quantize.h"
 
@@ -60,41 +59,28 @@ Result<std::vector<BlockParams>> readBlockParams(const Scheme &scheme,
   if (!scales)
     return scales.status();
   std::vector<BlockParams> params(scales->size());
-  unsigned scaleBytes = scaleTypeBytes(scheme.scaleType);
-  for (size_t i = 0; i < params.size(); ++i) {
-    params[i].scale = (*scales)[i];
-    if (scheme.zeroPoint == ZeroPoint::Int)
-      params[i].offset = float(packed[layout.zeroPoints.offset + i]);
-    else if (scheme.zeroPoint == ZeroPoint::Min)
-      params[i].offset = loadScale(
-          packed + layout.zeroPoints.offset + i * scaleBytes, scheme.scaleType);
-  }
+  for (size_t i = 0; i < params.size(); ++i)
+    params[i] = {(*scales)[i],
+                 detail::blockOffset(scheme, layout, packed, uint64_t(i))};
   return params;
 }
 
-/// Rounds one value against its block's parameters with the kernels
-/// quantize() uses for whole blocks, and decodes a code as dequantize()
-/// does, so GPTQ and round-to-nearest agree on what "nearest" means.
+/// Rounds one value against its block's parameters and decodes a code with
+/// the helpers quantize() and dequantize() use for whole blocks, so GPTQ
+/// and round-to-nearest agree on what "nearest" means.
 class ElementCoder {
 public:
   explicit ElementCoder(const Scheme &scheme)
       : kt(kernels::activeKernels()), plan(detail::makePlan(scheme)),
-        zeroPoint(scheme.zeroPoint), qmax((1 << plan.bits) - 1),
-        mode(zeroPoint == ZeroPoint::Int   ? kernels::DecodeIntZero
-             : zeroPoint == ZeroPoint::Min ? kernels::DecodeMin
-                                           : kernels::DecodeScaled) {}
+        zeroPoint(scheme.zeroPoint), mode(detail::decodeMode(zeroPoint)) {}
 
   uint8_t encode(float v, BlockParams p) const {
-    uint8_t code = 0;
-    if (zeroPoint == ZeroPoint::None)
-      detail::encodeBlock(kt, plan, &v, 1, p.scale, &code);
-    else if (p.scale > 0.0f && zeroPoint == ZeroPoint::Int)
-      kt.encodeLinear(&v, 1, 0.0f, p.scale, int(p.offset), 0, qmax, &code);
-    else if (p.scale > 0.0f)
-      kt.encodeLinear(&v, 1, p.offset, p.scale, 0, 0, qmax, &code);
+    uint8_t code;
+    detail::encodeBlockWith(kt, plan, zeroPoint, &v, 1, p.scale, p.offset,
+                            &code);
     // Signed codes come back as two's complement bytes; the stored code is
     // their low bits, as the row packing keeps them.
-    return uint8_t(code & qmax);
+    return uint8_t(code & ((1u << plan.bits) - 1));
   }
 
   float decode(uint8_t code, BlockParams p) const {
@@ -111,7 +97,6 @@ private:
   const kernels::KernelTable &kt;
   detail::QuantizePlan plan;
   ZeroPoint zeroPoint;
-  int qmax;
   int mode;
 };
 

@@ -104,6 +104,41 @@ void encodeBlock(const kernels::KernelTable &kt, const QuantizePlan &plan,
   }
 }
 
+void encodeBlockWith(const kernels::KernelTable &kt, const QuantizePlan &plan,
+                     ZeroPoint zeroPoint, const float *x, int64_t n, float s,
+                     float offset, uint8_t *codes) {
+  if (zeroPoint == ZeroPoint::None) {
+    encodeBlock(kt, plan, x, n, s, codes);
+    return;
+  }
+  if (!(s > 0.0f)) {
+    encodeZeroBlock(plan, 0, codes, n);
+    return;
+  }
+  const int qmax = (1 << plan.bits) - 1;
+  if (zeroPoint == ZeroPoint::Int)
+    kt.encodeLinear(x, n, 0.0f, s, int(offset), 0, qmax, codes);
+  else
+    kt.encodeLinear(x, n, offset, s, 0, 0, qmax, codes);
+}
+
+int decodeMode(ZeroPoint zeroPoint) {
+  return zeroPoint == ZeroPoint::Int   ? kernels::DecodeIntZero
+         : zeroPoint == ZeroPoint::Min ? kernels::DecodeMin
+                                       : kernels::DecodeScaled;
+}
+
+float blockOffset(const Scheme &scheme, const PackedLayout &layout,
+                  const uint8_t *packed, uint64_t block) {
+  if (scheme.zeroPoint == ZeroPoint::Int)
+    return float(packed[layout.zeroPoints.offset + block]);
+  if (scheme.zeroPoint == ZeroPoint::Min)
+    return loadScale(packed + layout.zeroPoints.offset +
+                         block * scaleTypeBytes(scheme.scaleType),
+                     scheme.scaleType);
+  return 0.0f;
+}
+
 } // namespace detail
 
 using detail::QuantizePlan;
@@ -255,10 +290,9 @@ Status quantize(const Scheme &scheme, const void *src, ElementType srcType,
           if (s > 0.0f) {
             float zf = std::nearbyint(-lo / s);
             z = zf > float(qmax) ? qmax : int(zf);
-            kt.encodeLinear(xb, block, 0.0f, s, z, 0, qmax, cb);
-          } else {
-            detail::encodeZeroBlock(plan, 0, cb, block);
           }
+          detail::encodeBlockWith(kt, plan, ZeroPoint::Int, xb, block, s,
+                                  float(z), cb);
           dst[layout.zeroPoints.offset + bi] = uint8_t(z);
         } else { // ZeroPoint::Min
           float m = roundScale(scratch.stat0[j], scheme.scaleType);
@@ -269,10 +303,8 @@ Status quantize(const Scheme &scheme, const void *src, ElementType srcType,
           storeScale(s, scheme.scaleType, scaleOut);
           storeScale(m, scheme.scaleType,
                      dst + layout.zeroPoints.offset + bi * scaleBytes);
-          if (s > 0.0f)
-            kt.encodeLinear(xb, block, m, s, 0, 0, qmax, cb);
-          else
-            detail::encodeZeroBlock(plan, 0, cb, block);
+          detail::encodeBlockWith(kt, plan, ZeroPoint::Min, xb, block, s, m,
+                                  cb);
         }
       }
       kt.pack(codes, k, plan.bits,
@@ -370,10 +402,7 @@ Status dequantize(const Scheme &scheme, const uint8_t *src, uint64_t srcSize,
   const QuantizePlan plan = detail::makePlan(scheme);
   const int64_t bpr = layout.blocksPerRow;
   const int64_t block = k / bpr;
-  const unsigned scaleBytes = scaleTypeBytes(scheme.scaleType);
-  int mode = scheme.zeroPoint == ZeroPoint::Int   ? kernels::DecodeIntZero
-             : scheme.zeroPoint == ZeroPoint::Min ? kernels::DecodeMin
-                                                  : kernels::DecodeScaled;
+  const int mode = detail::decodeMode(scheme.zeroPoint);
 
   std::atomic<bool> outOfMemory{false};
   auto work = [&](int64_t r0, int64_t r1) {
@@ -391,14 +420,10 @@ Status dequantize(const Scheme &scheme, const uint8_t *src, uint64_t srcSize,
                        : scratch.row.data();
       for (int64_t j = 0; j < bpr; ++j) {
         uint64_t bi = uint64_t(r) * uint64_t(bpr) + uint64_t(j);
-        float offset = 0.0f;
-        if (mode == kernels::DecodeIntZero)
-          offset = float(src[layout.zeroPoints.offset + bi]);
-        else if (mode == kernels::DecodeMin)
-          offset = loadScale(src + layout.zeroPoints.offset + bi * scaleBytes,
-                             scheme.scaleType);
         kt.decode(codes + j * block, block, plan.decodeTable.data(),
-                  plan.tableSize, mode, scales[bi], offset, out + j * block);
+                  plan.tableSize, mode, scales[bi],
+                  detail::blockOffset(scheme, layout, src, bi),
+                  out + j * block);
       }
       if (dstType == ElementType::F16)
         kt.f32ToF16(out, static_cast<uint16_t *>(dst) + r * k, k);

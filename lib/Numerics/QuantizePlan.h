@@ -10,6 +10,7 @@
 
 #include "Kernels.h"
 #include "lowbit/Numerics/Codebooks.h"
+#include "lowbit/Numerics/Layout.h"
 #include "lowbit/Numerics/Scheme.h"
 
 #include <vector>
@@ -40,6 +41,20 @@ void encodeBlock(const kernels::KernelTable &kt, const QuantizePlan &plan,
                  const float *x, int64_t n, float s, uint8_t *codes);
 void encodeZeroBlock(const QuantizePlan &plan, int zp, uint8_t *codes,
                      int64_t n);
+/// Encodes a block of any zero-point kind against its stored parameters:
+/// scale s and `offset`, the integer zero point (Int) or the minimum (Min);
+/// ignored for ZeroPoint::None. A zero scale gives the codes of a zero
+/// block. Signed codes come out as two's complement bytes.
+void encodeBlockWith(const kernels::KernelTable &kt, const QuantizePlan &plan,
+                     ZeroPoint zeroPoint, const float *x, int64_t n, float s,
+                     float offset, uint8_t *codes);
+
+/// The kernels' decode mode for a zero-point kind.
+int decodeMode(ZeroPoint zeroPoint);
+/// The stored offset of block `block` (row-major over rows and blocks):
+/// its zero point (Int) or minimum (Min), 0 for symmetric schemes.
+float blockOffset(const Scheme &scheme, const PackedLayout &layout,
+                  const uint8_t *packed, uint64_t block);
 
 } // namespace lowbit::numerics::detail
 

@@ -38,13 +38,13 @@ HessianFile::lookup(Operation *op, StringRef name, int64_t k) {
     return diag << "], expected F32 or F64 [" << k << ", " << k
                 << "] for a weight with K = " << k;
   }
-  // Tensor data need not be aligned in the file: copy element by element.
+  // Tensor data need not be aligned in the file: copy, never cast.
   std::vector<float> h(size_t(k * k));
   const uint8_t *data = tensor->bytes.data;
-  for (size_t i = 0; i < h.size(); ++i) {
-    if (f32) {
-      std::memcpy(&h[i], data + 4 * i, 4);
-    } else {
+  if (f32) {
+    std::memcpy(h.data(), data, h.size() * sizeof(float));
+  } else {
+    for (size_t i = 0; i < h.size(); ++i) {
       double v;
       std::memcpy(&v, data + 8 * i, 8);
       h[i] = float(v);

@@ -75,22 +75,6 @@ static SmallVector<std::string> matmulNames(Operation *op) {
   return names;
 }
 
-/// The name a matmul's calibration Hessian is stored under: its
-/// `lowbit.name`, else the first name in its location.
-static std::optional<std::string> hessianKey(Operation *op) {
-  if (auto name = op->getAttrOfType<StringAttr>(LowbitDialect::kNameAttrName))
-    return name.str();
-  std::optional<std::string> key;
-  op->getLoc()->walk([&](Location loc) {
-    if (auto nameLoc = dyn_cast<NameLoc>(loc)) {
-      key = nameLoc.getName().str();
-      return WalkResult::interrupt();
-    }
-    return WalkResult::advance();
-  });
-  return key;
-}
-
 /// What the pattern needs from the pass: the scheme, the filters, and the
 /// statistics it updates.
 struct QuantizeState {
@@ -215,15 +199,9 @@ private:
     }
     // The errors are only reported, so they are only computed when asked
     // for.
-    if (state.measureError) {
-      state.errorSum += relativeError(
-          numericsScheme, weightNK, constant->elementType, packed, n, k, qopts);
-      if (*hessian)
-        state.outputErrorSum +=
-            outputError(numericsScheme, weightNK, constant->elementType, packed,
-                        n, k, **hessian, qopts);
-      state.outputErrorCount += bool(*hessian);
-    }
+    if (state.measureError)
+      measureErrors(numericsScheme, weightNK, constant->elementType, packed, n,
+                    k, *hessian ? &**hessian : nullptr, qopts);
 
     // The quantized tensor stands for the weight as stored (f16 for an f16
     // checkpoint); qmatmul converts it to f32 like the extension did.
@@ -257,57 +235,49 @@ private:
                                                            int64_t k) const {
     if (!state.hessians)
       return std::optional<std::vector<float>>();
-    std::optional<std::string> key = hessianKey(op);
+    auto key = op->getAttrOfType<StringAttr>(LowbitDialect::kNameAttrName);
     if (!key) {
       op->emitRemark("no Hessian: the matmul has no lowbit.name; rounded to "
                      "nearest");
       return std::optional<std::vector<float>>();
     }
     FailureOr<std::optional<std::vector<float>>> found =
-        state.hessians->lookup(op, *key, k);
+        state.hessians->lookup(op, key.getValue(), k);
     if (failed(found)) {
       state.failed = true;
       return failure();
     }
     if (!*found)
       op->emitRemark("no Hessian named '")
-          << *key << "' in " << state.hessians->path()
+          << key.getValue() << "' in " << state.hessians->path()
           << "; rounded to nearest";
     return found;
   }
 
-  /// ‖X·(W − Q)ᵀ‖² / ‖X·Wᵀ‖² on the calibration inputs behind `hessian`.
-  static double outputError(const nx::Scheme &scheme, ArrayRef<uint8_t> weight,
-                            nx::ElementType type,
-                            const std::vector<uint8_t> &packed, int64_t n,
-                            int64_t k, const std::vector<float> &hessian,
-                            const nx::QuantizeOptions &options) {
+  /// Adds ‖W − dequant(quant(W))‖ / ‖W‖ (from the numerics core's
+  /// statistics) and, given the weight's Hessian, ‖X·(W − Q)ᵀ‖² / ‖X·Wᵀ‖²
+  /// on the calibration inputs behind it to the pass's error sums.
+  void measureErrors(const nx::Scheme &scheme, ArrayRef<uint8_t> weight,
+                     nx::ElementType type, const std::vector<uint8_t> &packed,
+                     int64_t n, int64_t k, const std::vector<float> *hessian,
+                     const nx::QuantizeOptions &options) const {
+    state.outputErrorCount += hessian != nullptr;
     std::vector<float> reference = toF32(weight, type);
     nx::Result<std::vector<float>> approx =
         nx::dequantize(scheme, packed.data(), packed.size(), n, k, options);
     if (!approx)
-      return 0.0;
-    nx::Result<double> error =
-        nx::hessianWeightedError(reference.data(), approx->data(), n, k,
-                                 hessian.data(), options.numThreads);
-    return error ? *error : 0.0;
-  }
-
-  /// ‖W − dequant(quant(W))‖ / ‖W‖ from the numerics core's statistics.
-  static double relativeError(const nx::Scheme &scheme,
-                              ArrayRef<uint8_t> weight, nx::ElementType type,
-                              const std::vector<uint8_t> &packed, int64_t n,
-                              int64_t k, const nx::QuantizeOptions &options) {
-    std::vector<float> reference = toF32(weight, type);
-    nx::Result<std::vector<float>> approx =
-        nx::dequantize(scheme, packed.data(), packed.size(), n, k, options);
-    if (!approx)
-      return 0.0;
+      return;
     nx::Result<nx::ErrorStats> stats =
         nx::computeErrorStats(reference.data(), approx->data(), n * k);
-    if (!stats || std::isinf(stats->snrDb))
-      return 0.0;
-    return std::pow(10.0, -stats->snrDb / 20.0);
+    if (stats && !std::isinf(stats->snrDb))
+      state.errorSum += std::pow(10.0, -stats->snrDb / 20.0);
+    if (!hessian)
+      return;
+    nx::Result<double> error =
+        nx::hessianWeightedError(reference.data(), approx->data(), n, k,
+                                 hessian->data(), options.numThreads);
+    if (error)
+      state.outputErrorSum += *error;
   }
 
   QuantizeState &state;
