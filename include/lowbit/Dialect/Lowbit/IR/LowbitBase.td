@@ -29,7 +29,8 @@ def Lowbit_Dialect : Dialect {
     /// Module attribute naming the default external weights file.
     static constexpr ::llvm::StringLiteral kWeightsFileAttrName =
         "lowbit.weights_file";
-    /// Op attribute naming an op (e.g. a model layer) for skip lists.
+    /// Op attribute naming an op (e.g. a model layer) for skip lists and
+    /// Hessian lookup; on a function result, what the result holds.
     static constexpr ::llvm::StringLiteral kNameAttrName = "lowbit.name";
     /// Unit attribute of the host globals that hold the bytes of GPU
     /// weights kept out of the kernels' binaries (lowbit-gpu-pipeline's
