@@ -79,6 +79,10 @@ int lowbit_quantize_gptq(const lowbit_scheme *scheme, const float *w,
                          int64_t rows, int64_t k, const float *hessian,
                          double damping, int act_order, int clip_search,
                          uint8_t *dst, uint64_t dst_size, uint32_t threads);
+/** Rotates each row of data [rows x k] in place by the blockwise
+ *  normalized Hadamard matrix (lowbit/Numerics/Hadamard.h). */
+int lowbit_hadamard_rotate(float *data, int64_t rows, int64_t k,
+                           int64_t block_size, uint32_t threads);
 int lowbit_dequantize(const lowbit_scheme *scheme, const uint8_t *src,
                       uint64_t src_size, int64_t rows, int64_t k, void *dst,
                       const char *dst_type, uint32_t threads);

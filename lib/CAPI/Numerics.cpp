@@ -6,6 +6,7 @@
 #include "lowbit/Numerics/Codebooks.h"
 #include "lowbit/Numerics/ErrorStats.h"
 #include "lowbit/Numerics/Gptq.h"
+#include "lowbit/Numerics/Hadamard.h"
 #include "lowbit/Numerics/Interchange.h"
 #include "lowbit/Numerics/Isa.h"
 #include "lowbit/Numerics/Layout.h"
@@ -194,6 +195,11 @@ int lowbit_quantize_gptq(const lowbit_scheme *scheme, const float *w,
   options.clipSearch = clip_search != 0;
   options.numThreads = threads;
   return check(quantizeGptq(*s, w, rows, k, hessian, dst, dst_size, options));
+}
+
+int lowbit_hadamard_rotate(float *data, int64_t rows, int64_t k,
+                           int64_t block_size, uint32_t threads) {
+  return check(hadamardRotateRows(data, rows, k, block_size, threads));
 }
 
 int lowbit_dequantize(const lowbit_scheme *scheme, const uint8_t *src,

@@ -184,6 +184,21 @@ def quantize_gptq(w, scheme, hessian, damping=0.01, act_order=True,
     return out
 
 
+def hadamard(x, block_size, threads=1):
+    """x·R for R = diag(H_b/√b, ...), the blockwise normalized
+    Walsh-Hadamard rotation of the last axis (lowbit/Numerics/Hadamard.h),
+    computed in float32 in the order lowbit.hadamard's lowering uses. R is
+    its own inverse: hadamard(hadamard(x, b), b) == x up to rounding."""
+    x = np.array(x, dtype=np.float32, order="C", copy=True)
+    if x.ndim < 1:
+        raise ValueError("hadamard needs at least one axis")
+    k = x.shape[-1]
+    rows = x.size // k if k else 0
+    _check(_lib.lowbit_hadamard_rotate(_ptr(x), _i64(rows), _i64(k),
+                                       _i64(block_size), _u32(threads)))
+    return x
+
+
 def dequantize(buf, scheme, shape, dtype=np.float32, threads=1):
     """Dequantizes a canonical buffer to a [rows, K] array of dtype."""
     buf = np.ascontiguousarray(buf, dtype=np.uint8)
