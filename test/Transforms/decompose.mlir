@@ -105,3 +105,32 @@ func.func @runtime_quantize(%x: tensor<16x64xf32>) -> !w {
   %q = lowbit.quantize %x : tensor<16x64xf32> -> !w
   return %q : !w
 }
+
+// -----
+
+// A Hadamard rotation becomes one elementwise linalg.generic per butterfly
+// stage, in f32, on views that put each pair at indices 0 and 1; the last
+// stage scales by 1/sqrt(block) and rounds to the element type.
+// CHECK-LABEL: func @hadamard
+//       CHECK: %[[M:.*]] = tensor.collapse_shape %arg0 {{\[}}[0, 1], [2]] : tensor<2x3x8xf16> into tensor<6x8xf16>
+//       CHECK: %[[V1:.*]] = tensor.expand_shape %[[M]] {{\[}}[0], [1, 2, 3]] output_shape [6, 4, 2, 1]
+//       CHECK: linalg.generic {indexing_maps = [#[[LO:.*]], #[[HI:.*]], #{{.*}}]
+//  CHECK-SAME: ins(%[[V1]], %[[V1]] : tensor<6x4x2x1xf16>, tensor<6x4x2x1xf16>) outs({{.*}} : tensor<6x4x2x1xf32>)
+//       CHECK:   arith.extf
+//       CHECK:   arith.addf
+//       CHECK:   arith.subf
+//       CHECK:   linalg.index 2
+//       CHECK:   arith.select
+//   CHECK-NOT:   arith.mulf
+//       CHECK: output_shape [6, 2, 2, 2]
+//       CHECK: linalg.generic
+//       CHECK: output_shape [6, 1, 2, 4]
+//       CHECK: linalg.generic
+//       CHECK:   arith.select
+//       CHECK:   arith.mulf %{{.*}}, %{{.*}} : f32
+//       CHECK:   arith.truncf %{{.*}} : f32 to f16
+//       CHECK: tensor.expand_shape {{.*}} output_shape [2, 3, 8] : tensor<6x8xf16> into tensor<2x3x8xf16>
+func.func @hadamard(%x: tensor<2x3x8xf16>) -> tensor<2x3x8xf16> {
+  %y = lowbit.hadamard %x block 8 : tensor<2x3x8xf16>
+  return %y : tensor<2x3x8xf16>
+}

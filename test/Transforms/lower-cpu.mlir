@@ -429,3 +429,34 @@ func.func @int8_dot_i2(%x: tensor<1x256xf32>) -> tensor<1x8xf32> {
   %y = lowbit.qmatmul %x, %w : (tensor<1x256xf32>, !lowbit.qtensor<8x256xf32, #lowbit.scheme<i2, block = 128, scale = f16>>) -> tensor<1x8xf32>
   return %y : tensor<1x8xf32>
 }
+
+// -----
+
+// A Hadamard rotation runs in registers: per row and block of 32, two
+// f32 vectors; stages within a vector are a lane swap and an FMA with ±1,
+// the stage across vectors an add and a subtract; the last multiplies by
+// 1/sqrt(32). With 8 lanes (AVX2) the block is four vectors.
+// CHECK-LABEL: func @hadamard
+//       CHECK: scf.for %[[ROW:.*]] = %{{.*}} to %{{.*}} step
+//       CHECK:   scf.for %[[BASE:.*]] = %{{.*}} to %{{.*}} step
+//       CHECK:     %[[A:.*]] = vector.transfer_read %arg0[%[[ROW]], %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<4x64xf32>, vector<16xf32>
+//       CHECK:     %[[B:.*]] = vector.transfer_read %arg0[%[[ROW]], %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<4x64xf32>, vector<16xf32>
+//       CHECK:     %[[S:.*]] = vector.shuffle %[[A]], %[[A]] [1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14]
+//       CHECK:     vector.fma %[[A]], %{{.*}}, %[[S]] : vector<16xf32>
+// CHECK-COUNT-7:   vector.fma
+//       CHECK:     %[[SUM:.*]] = arith.addf %{{.*}}, %{{.*}} : vector<16xf32>
+//       CHECK:     %[[DIFF:.*]] = arith.subf %{{.*}}, %{{.*}} : vector<16xf32>
+//       CHECK:     %[[SCALE:.*]] = arith.constant dense<0.176776692> : vector<16xf32>
+//       CHECK:     arith.mulf %[[SUM]], %[[SCALE]]
+//       CHECK:     vector.transfer_write
+//       CHECK:     arith.mulf %[[DIFF]], %[[SCALE]]
+//       CHECK:     vector.transfer_write
+//   CHECK-NOT: linalg.generic
+// AVX2-LABEL: func @hadamard
+// AVX2-COUNT-4: vector.transfer_read %arg0{{.*}} : tensor<4x64xf32>, vector<8xf32>
+// AVX2-COUNT-12: vector.fma
+// AVX2-COUNT-4: arith.addf {{.*}} : vector<8xf32>
+func.func @hadamard(%x: tensor<4x64xf32>) -> tensor<4x64xf32> {
+  %y = lowbit.hadamard %x block 32 : tensor<4x64xf32>
+  return %y : tensor<4x64xf32>
+}

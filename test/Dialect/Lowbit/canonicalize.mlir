@@ -48,3 +48,19 @@ func.func @pure_ops(%x: tensor<3x64xf16>) -> (tensor<3x32xf16>, tensor<3x32xf16>
   %y1 = lowbit.qmatmul %x, %w1 : (tensor<3x64xf16>, !w) -> tensor<3x32xf16>
   return %y0, %y1 : tensor<3x32xf16>, tensor<3x32xf16>
 }
+
+// -----
+
+// R·R = I: two rotations with the same blocks fold away; different blocks
+// do not.
+// CHECK-LABEL: func @hadamard_twice
+//  CHECK-SAME: (%[[X:.*]]: tensor<4x64xf32>)
+//       CHECK: %[[A:.*]] = lowbit.hadamard %[[X]] block 16
+//       CHECK: %[[B:.*]] = lowbit.hadamard %[[A]] block 32
+//       CHECK: return %[[X]], %[[B]]
+func.func @hadamard_twice(%x: tensor<4x64xf32>) -> (tensor<4x64xf32>, tensor<4x64xf32>) {
+  %a = lowbit.hadamard %x block 16 : tensor<4x64xf32>
+  %b = lowbit.hadamard %a block 16 : tensor<4x64xf32>
+  %c = lowbit.hadamard %a block 32 : tensor<4x64xf32>
+  return %b, %c : tensor<4x64xf32>, tensor<4x64xf32>
+}

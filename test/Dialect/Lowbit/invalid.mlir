@@ -299,3 +299,35 @@ func.func private @result_name_not_string() -> (tensor<2xf32>, tensor<2xf32> {lo
 
 // expected-error @+1 {{result #0: 'lowbit.weights_file' is not a lowbit result attribute; expected 'lowbit.name' with a string}}
 func.func private @result_weights_file() -> (tensor<2xf32> {lowbit.weights_file = "w"})
+
+// -----
+
+func.func @hadamard_block_not_power_of_two(%x: tensor<2x96xf32>) {
+  // expected-error @+1 {{'lowbit.hadamard' op Hadamard block size must be a power of two of at least 2, got 48}}
+  %y = lowbit.hadamard %x block 48 : tensor<2x96xf32>
+  return
+}
+
+// -----
+
+func.func @hadamard_block_does_not_divide(%x: tensor<2x96xf32>) {
+  // expected-error @+1 {{'lowbit.hadamard' op Hadamard block size 64 does not divide the dimension 96}}
+  %y = lowbit.hadamard %x block 64 : tensor<2x96xf32>
+  return
+}
+
+// -----
+
+func.func @hadamard_dynamic_last_dim(%x: tensor<2x?xf32>) {
+  // expected-error @+1 {{'lowbit.hadamard' op needs a static last dimension}}
+  %y = lowbit.hadamard %x block 64 : tensor<2x?xf32>
+  return
+}
+
+// -----
+
+func.func @hadamard_integer(%x: tensor<2x64xi32>) {
+  // expected-error @+1 {{operand #0 must be ranked tensor of 32-bit float or 16-bit float or bfloat16 type values}}
+  %y = lowbit.hadamard %x block 64 : tensor<2x64xi32>
+  return
+}

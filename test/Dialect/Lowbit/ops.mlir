@@ -91,6 +91,19 @@ func.func @qmatmul(%x: tensor<2x7x64xf16>, %x1: tensor<64xf32>, %xd: tensor<?x64
   return
 }
 
+// A Hadamard rotation of any float tensor whose last dimension the block
+// divides.
+// CHECK-LABEL: func @hadamard
+//       CHECK: lowbit.hadamard %{{.*}} block 128 : tensor<2x3x384xf32>
+//       CHECK: lowbit.hadamard %{{.*}} block 2 : tensor<?x64xbf16>
+//       CHECK: lowbit.hadamard %{{.*}} block 64 : tensor<64xf16>
+func.func @hadamard(%a: tensor<2x3x384xf32>, %b: tensor<?x64xbf16>, %c: tensor<64xf16>) {
+  %0 = lowbit.hadamard %a block 128 : tensor<2x3x384xf32>
+  %1 = lowbit.hadamard %b block 2 : tensor<?x64xbf16>
+  %2 = lowbit.hadamard %c block 64 : tensor<64xf16>
+  return
+}
+
 // CHECK-LABEL: module attributes {lowbit.weights_file = "weights.safetensors"}
 module attributes {lowbit.weights_file = "weights.safetensors"} {
   // CHECK: lowbit.weight external "emb" :

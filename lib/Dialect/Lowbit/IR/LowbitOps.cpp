@@ -1,6 +1,7 @@
 //===- LowbitOps.cpp - lowbit operation verifiers and formats -------------===//
 
 #include "lowbit/Dialect/Lowbit/IR/LowbitOps.h"
+#include "lowbit/Numerics/Hadamard.h"
 
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
@@ -157,6 +158,32 @@ LogicalResult QuantizeOp::verify() {
 LogicalResult DequantizeOp::verify() {
   return verifySameLogicalTensor(*this, getType(), getInput().getType(),
                                  "result");
+}
+
+//===----------------------------------------------------------------------===//
+// HadamardOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult HadamardOp::verify() {
+  auto type = cast<RankedTensorType>(getInput().getType());
+  if (type.getRank() < 1)
+    return emitOpError("needs a tensor of rank 1 or more");
+  int64_t k = type.getShape().back();
+  if (ShapedType::isDynamic(k))
+    return emitOpError("needs a static last dimension");
+  if (::lowbit::numerics::Status s =
+          ::lowbit::numerics::checkHadamardBlock(k, getBlockSize());
+      !s)
+    return emitOpError(s.message());
+  return success();
+}
+
+OpFoldResult HadamardOp::fold(FoldAdaptor) {
+  // R·R = I: a rotation of a rotation with the same blocks is the input.
+  if (auto inner = getInput().getDefiningOp<HadamardOp>())
+    if (inner.getBlockSize() == getBlockSize())
+      return inner.getInput();
+  return {};
 }
 
 //===----------------------------------------------------------------------===//

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "DecomposeQuantize.h"
+#include "HadamardLowering.h"
 #include "PackedAccess.h"
 #include "WeightUtils.h"
 
@@ -367,6 +368,17 @@ private:
   }
 };
 
+struct HadamardLowering : OpConversionPattern<HadamardOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(HadamardOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, emitHadamard(rewriter, op.getLoc(),
+                                        adaptor.getInput(), op.getBlockSize()));
+    return success();
+  }
+};
+
 struct DecomposePass : mlir::lowbit::impl::LowbitDecomposeBase<DecomposePass> {
   void runOnOperation() override {
     if (failed(checkPackedBytesKnown(getOperation(), "lowbit-decompose")))
@@ -385,5 +397,6 @@ struct DecomposePass : mlir::lowbit::impl::LowbitDecomposeBase<DecomposePass> {
 void mlir::lowbit::populateReferenceLoweringPatterns(
     const TypeConverter &converter, RewritePatternSet &patterns) {
   patterns.add<WeightLowering, QuantizeLowering, DequantizeLowering,
-               QMatmulLowering>(converter, patterns.getContext());
+               QMatmulLowering, HadamardLowering>(converter,
+                                                  patterns.getContext());
 }

@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CpuHadamard.h"
 #include "CpuKernelSupport.h"
 #include "Int8DotKernel.h"
 #include "PackedAccess.h"
@@ -1151,6 +1152,7 @@ struct LowerCpuPass : mlir::lowbit::impl::LowbitLowerCpuBase<LowerCpuPass> {
     // The kernel outranks the reference qmatmul lowering; weights and the
     // other lowbit ops use the reference patterns.
     populateReferenceLoweringPatterns(converter, patterns);
+    populateCpuHadamardPatterns(converter, patterns, vectorWidth);
     patterns.add<CpuQMatmulLowering>(converter, &getContext(),
                                      KernelConfig{vectorWidth, batchTile, nTile,
                                                   *kind, gemmMinBatch, pairMinK,

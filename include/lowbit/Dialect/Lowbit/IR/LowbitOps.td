@@ -6,6 +6,7 @@
 include "lowbit/Dialect/Lowbit/IR/LowbitBase.td"
 include "lowbit/Dialect/Lowbit/IR/LowbitAttrs.td"
 include "lowbit/Dialect/Lowbit/IR/LowbitTypes.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/IR/BuiltinAttributeInterfaces.td"
 
@@ -129,6 +130,37 @@ def Lowbit_QMatmulOp : Lowbit_Op<"qmatmul", [Pure, AttrSizedOperandSegments]> {
       return getLoraScale() ? getLoraScale()->convertToFloat() : 1.0f;
     }
   }];
+}
+
+def Lowbit_HadamardOp : Lowbit_Op<"hadamard",
+    [Pure, SameOperandsAndResultType]> {
+  let summary = "Rotates the last dimension by a blockwise Hadamard matrix";
+  let description = [{
+    Computes `x·R` where `R = diag(H_b/√b, H_b/√b, ...)` is the normalized
+    Sylvester-Hadamard matrix of order `b = block_size` (a power of two
+    that divides the last dimension) repeated along the diagonal: each run
+    of `b` elements of the last dimension is mixed by a fast Walsh-Hadamard
+    transform, computed in f32 in the order of operations
+    lib/Numerics/Hadamard.cpp defines, then rounded to the element type.
+
+    `lowbit-quantize-weights hadamard-block-size=b` quantizes `W·R` instead
+    of `W` and feeds the matmul `x·R`, which leaves `x·Wᵀ` unchanged but
+    spreads outlier channels over a block, so low-bit block scales fit the
+    weight more tightly. `R` is its own inverse, so two rotations with the
+    same block size fold away.
+
+    ```mlir
+    %xr = lowbit.hadamard %x block 128 : tensor<8x384xf32>
+    %y = lowbit.qmatmul %xr, %w : (tensor<8x384xf32>, !lowbit.qtensor<...>)
+           -> tensor<8x1536xf32>
+    ```
+  }];
+  let arguments = (ins Lowbit_FloatTensor:$input, I64Attr:$block_size);
+  let results = (outs Lowbit_FloatTensor:$result);
+  let assemblyFormat =
+      "$input `block` $block_size attr-dict `:` qualified(type($input))";
+  let hasVerifier = 1;
+  let hasFolder = 1;
 }
 
 #endif // LOWBIT_DIALECT_LOWBIT_IR_LOWBITOPS_TD
