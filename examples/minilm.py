@@ -46,6 +46,17 @@ VARIANTS.update({
     "nf4-dq-gptq-mixed": {"quantize": "format=nf4 block-size=64 double-quant "
                           "int8=" + sensitive(5), "gptq": True},
 })
+# GPTQ on Hadamard-rotated weights (lowbit.hadamard on the inputs): 4-bit
+# everywhere, with rotation blocks of the quantization group (int4 g128) or
+# the NF4 block.
+_ROTATE = " hadamard-block-size=%d"
+VARIANTS.update({
+    "int4-g128-gptq-rot": {"quantize": "format=int4 block-size=128 "
+                           "symmetric=false" + _ROTATE % 128, "gptq": True},
+    "nf4-dq-gptq-rot": {"quantize": "format=nf4 block-size=64 double-quant "
+                        "double-quant-format=dyn8 double-quant-block-size=256"
+                        + _ROTATE % 64, "gptq": True},
+})
 # The same weights with int8 activations in the quantized matmuls (dot=i8),
 # to measure what W4A8/W8A8 costs in accuracy and gains in speed. Needs
 # AVX-512 VNNI.

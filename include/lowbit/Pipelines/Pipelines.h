@@ -68,6 +68,11 @@ struct QuantizePipelineOptions
                         llvm::cl::desc("GPTQ: search each block's clipping "
                                        "first"),
                         llvm::cl::init(true)};
+  Option<int64_t> hadamardBlockSize{
+      *this, "hadamard-block-size",
+      llvm::cl::desc("Rotate weights and inputs by blockwise Hadamard "
+                     "matrices of this order (0: none)"),
+      llvm::cl::init(0)};
   Option<int64_t> minSize{*this, "min-size",
                           llvm::cl::desc("Smaller weights stay float"),
                           llvm::cl::init(0)};

@@ -43,8 +43,9 @@ SCHEMES = {
         else NF4_DQ),
 }
 # Mean cosine with the float model that a variant must reach.
-TARGETS = {"int8": 0.995, "nf4-dq-mixed": 0.995, "nf4-dq-gptq-mixed": 0.995}
-GPTQ = ["int4-g128-gptq", "nf4-dq-gptq-mixed"]
+TARGETS = {"int8": 0.995, "nf4-dq-mixed": 0.995, "nf4-dq-gptq-mixed": 0.995,
+           "int4-g128-gptq-rot": 0.99}
+GPTQ = ["int4-g128-gptq", "int4-g128-gptq-rot", "nf4-dq-gptq-mixed"]
 
 failures = []
 
@@ -116,6 +117,9 @@ def main():
     check(means["int4-g128-gptq"] > means["int4-g128"] + 0.01,
           "GPTQ int4 g128 beats round-to-nearest by more than 0.01 (%.5f vs "
           "%.5f)" % (means["int4-g128-gptq"], means["int4-g128"]))
+    check(means["int4-g128-gptq-rot"] > means["int4-g128-gptq"],
+          "Hadamard rotation improves GPTQ int4 g128 (%.5f vs %.5f)"
+          % (means["int4-g128-gptq-rot"], means["int4-g128-gptq"]))
     check(sizes["nf4-dq-gptq-mixed"] < 0.7 * sizes["f32"],
           "nf4-dq-gptq-mixed weights file smaller than 70% of f32's")
 

@@ -18,6 +18,7 @@
 #include "lowbit/Dialect/Lowbit/Transforms/SchemeOptions.h"
 #include "lowbit/Numerics/ErrorStats.h"
 #include "lowbit/Numerics/Gptq.h"
+#include "lowbit/Numerics/Hadamard.h"
 #include "lowbit/Numerics/Quantize.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -91,6 +92,8 @@ struct QuantizeState {
   /// Calibration Hessians: weights with one are quantized with GPTQ.
   HessianFile *hessians = nullptr;
   nx::GptqOptions gptq;
+  /// Order of the Hadamard blocks weights are rotated by (0: none).
+  int64_t hadamardBlock = 0;
   /// Set when a Hessian is malformed: the pass fails.
   bool failed = false;
   PassCounters counters{"weights-quantized",
@@ -100,7 +103,8 @@ struct QuantizeState {
                         "mean-relative-rms-error-ppm",
                         "weights-int8",
                         "weights-gptq",
-                        "mean-output-error-ppm"};
+                        "mean-output-error-ppm",
+                        "weights-rotated"};
   double errorSum = 0.0;
   unsigned errorCount = 0;
   double outputErrorSum = 0.0;
@@ -176,11 +180,45 @@ private:
     FailureOr<std::optional<std::vector<float>>> hessian = findHessian(op, k);
     if (failed(hessian))
       return failure();
+    // What is quantized: the weight as stored, or W·R in f32.
+    nx::ElementType quantType = constant->elementType;
+    std::vector<float> rotated;
+    bool rotate = state.hadamardBlock != 0 && !toInt8;
+    if (rotate && ShapedType::isDynamic(
+                      cast<RankedTensorType>(match.matmul.input.getType())
+                          .getShape()
+                          .back())) {
+      op->emitRemark("weight not rotated: the input's last dimension is "
+                     "dynamic");
+      rotate = false;
+    }
+    if (rotate && k % state.hadamardBlock != 0) {
+      op->emitRemark("weight not rotated: K = ")
+          << k << " is not a multiple of hadamard-block-size "
+          << state.hadamardBlock;
+      rotate = false;
+    }
+    if (rotate) {
+      rotated = toF32(weightNK, constant->elementType);
+      if (nx::Status s = nx::hadamardRotateRows(
+              rotated.data(), n, k, state.hadamardBlock, state.threads);
+          !s)
+        return skipWith(op, s.message());
+      if (*hessian)
+        if (nx::Status s = nx::hadamardRotateSymmetric(
+                (*hessian)->data(), k, state.hadamardBlock, state.threads);
+            !s)
+          return skipWith(op, s.message());
+      weightNK =
+          ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(rotated.data()),
+                            rotated.size() * sizeof(float));
+      quantType = nx::ElementType::F32;
+    }
     std::vector<uint8_t> packed(layout->totalBytes);
     nx::QuantizeOptions qopts;
     qopts.numThreads = state.threads;
     if (*hessian) {
-      std::vector<float> weightF32 = toF32(weightNK, constant->elementType);
+      std::vector<float> weightF32 = toF32(weightNK, quantType);
       nx::GptqOptions gopts = state.gptq;
       gopts.numThreads = state.threads;
       if (nx::Status s = nx::quantizeGptq(numericsScheme, weightF32.data(), n,
@@ -191,17 +229,17 @@ private:
         return op->emitError("GPTQ failed: ") << s.message();
       }
       ++state.counters["weights-gptq"];
-    } else if (nx::Status s = nx::quantize(numericsScheme, weightNK.data(),
-                                           constant->elementType, n, k,
-                                           packed.data(), packed.size(), qopts);
+    } else if (nx::Status s =
+                   nx::quantize(numericsScheme, weightNK.data(), quantType, n,
+                                k, packed.data(), packed.size(), qopts);
                !s) {
       return skipWith(op, s.message());
     }
     // The errors are only reported, so they are only computed when asked
     // for.
     if (state.measureError)
-      measureErrors(numericsScheme, weightNK, constant->elementType, packed, n,
-                    k, *hessian ? &**hessian : nullptr, qopts);
+      measureErrors(numericsScheme, weightNK, quantType, packed, n, k,
+                    *hessian ? &**hessian : nullptr, qopts);
 
     // The quantized tensor stands for the weight as stored (f16 for an f16
     // checkpoint); qmatmul converts it to f32 like the extension did.
@@ -213,9 +251,15 @@ private:
     WeightOp weight =
         createInlineWeight(rewriter, loc, qtype, packed, "lowbit_weight");
     Type resultType = op->getResult(0).getType();
-    Value result =
-        QMatmulOp::create(rewriter, loc, resultType, match.matmul.input, weight,
-                          Value(), Value(), Value(), FloatAttr());
+    Value input = match.matmul.input;
+    if (rotate) {
+      input =
+          HadamardOp::create(rewriter, loc, input.getType(), input,
+                             rewriter.getI64IntegerAttr(state.hadamardBlock));
+      ++state.counters["weights-rotated"];
+    }
+    Value result = QMatmulOp::create(rewriter, loc, resultType, input, weight,
+                                     Value(), Value(), Value(), FloatAttr());
     if (!isZeroTensor(match.matmul.init))
       result = arith::AddFOp::create(rewriter, loc, match.matmul.init, result);
     rewriter.replaceOp(op, result);
@@ -338,6 +382,13 @@ struct QuantizeWeightsPass
              << "lowbit-quantize-weights: gptq-damping must be a finite "
                 "number >= 0, got "
              << double(gptqDamping);
+    if (hadamardBlockSize != 0 &&
+        (hadamardBlockSize < 2 ||
+         (hadamardBlockSize & (hadamardBlockSize - 1)) != 0))
+      return emitError(UnknownLoc::get(context))
+             << "lowbit-quantize-weights: hadamard-block-size must be 0 or a "
+                "power of two of at least 2, got "
+             << int64_t(hadamardBlockSize);
     if (minSize < 0)
       return emitError(UnknownLoc::get(context))
              << "lowbit-quantize-weights: min-size must not be negative, got "
@@ -354,6 +405,7 @@ struct QuantizeWeightsPass
     for (const std::string &pattern : int8Patterns)
       state.int8Patterns.emplace_back(pattern);
     state.minSize = minSize;
+    state.hadamardBlock = hadamardBlockSize;
     state.loraFactors = findLoraFactorMatmuls(getOperation());
     state.threads = threads;
     state.measureError = stats;

@@ -59,6 +59,19 @@ def LowbitQuantizeWeights : Pass<"lowbit-quantize-weights", "ModuleOp"> {
     Hessian in the file is rounded to nearest with a remark; a Hessian of
     the wrong shape or type is an error.
 
+    With `hadamard-block-size=b` (a power of two), weights of the main
+    scheme whose K is a multiple of b are rotated before they are
+    quantized: `W·R` is quantized, where `R` is the normalized
+    Walsh-Hadamard matrix of order b repeated along the diagonal, and the
+    matmul reads `lowbit.hadamard %x block b` instead of `x`, so that
+    `(x·R)·(W·R)ᵀ = x·Wᵀ`. The rotation mixes each input channel with the
+    others of its block, which evens out the magnitudes a block scale must
+    cover (QuaRot); a Hessian is rotated with the weight (`R·H·R`). Weights
+    matched by `int8` are not rotated, nor (with a remark) weights whose K
+    is not a multiple of b. Matmuls that read the same input share one
+    rotation after CSE. A LoRA branch of a rotated weight reads the
+    unrotated input, so `lowbit-fuse-lora` leaves it unfused.
+
     With `stats`, a remark reports `weights-quantized`, `weights-skipped`,
     `bytes-before`, `bytes-after`, `mean-relative-rms-error-ppm` (the
     mean over weights of ‖W − dequant(quant(W))‖ / ‖W‖, in parts per
@@ -66,7 +79,8 @@ def LowbitQuantizeWeights : Pass<"lowbit-quantize-weights", "ModuleOp"> {
     matched), `weights-gptq` (how many had a Hessian) and, with Hessians,
     `mean-output-error-ppm`: the mean over those weights of
     ‖X·(W − Q)ᵀ‖² / ‖X·Wᵀ‖² on the calibration inputs X, the quantity GPTQ
-    minimizes.
+    minimizes, and `weights-rotated`. Errors of rotated weights are
+    measured in the rotated basis, where they are the same.
   }];
   let options = [
     Option<"format", "format", "std::string", /*default=*/"\"int4\"",
@@ -109,6 +123,10 @@ def LowbitQuantizeWeights : Pass<"lowbit-quantize-weights", "ModuleOp"> {
     Option<"gptqClip", "gptq-clip", "bool", /*default=*/"true",
            "GPTQ: first narrow each block's range where that lowers the "
            "error weighted by the Hessian's diagonal">,
+    Option<"hadamardBlockSize", "hadamard-block-size", "int64_t",
+           /*default=*/"0",
+           "Rotate weights and their inputs by blockwise Hadamard matrices "
+           "of this order (a power of two; 0: no rotation)">,
     Option<"threads", "threads", "unsigned", /*default=*/"0",
            "Threads used to quantize one weight (0: all cores)">,
     Option<"stats", "stats", "bool", /*default=*/"false",
