@@ -218,11 +218,15 @@ private:
     nx::QuantizeOptions qopts;
     qopts.numThreads = state.threads;
     if (*hessian) {
-      std::vector<float> weightF32 = toF32(weightNK, quantType);
+      // A rotated weight is already f32.
+      std::vector<float> widened;
+      if (!rotate)
+        widened = toF32(weightNK, quantType);
+      const float *weightF32 = rotate ? rotated.data() : widened.data();
       nx::GptqOptions gopts = state.gptq;
       gopts.numThreads = state.threads;
-      if (nx::Status s = nx::quantizeGptq(numericsScheme, weightF32.data(), n,
-                                          k, (*hessian)->data(), packed.data(),
+      if (nx::Status s = nx::quantizeGptq(numericsScheme, weightF32, n, k,
+                                          (*hessian)->data(), packed.data(),
                                           packed.size(), gopts);
           !s) {
         state.failed = true;
