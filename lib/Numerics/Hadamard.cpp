@@ -12,8 +12,12 @@ namespace lowbit::numerics {
 
 using detail::parallelFor;
 
+bool isHadamardBlockSize(int64_t blockSize) {
+  return blockSize >= 2 && (blockSize & (blockSize - 1)) == 0;
+}
+
 Status checkHadamardBlock(int64_t k, int64_t blockSize) {
-  if (blockSize < 2 || (blockSize & (blockSize - 1)) != 0)
+  if (!isHadamardBlockSize(blockSize))
     return Status::error("Hadamard block size must be a power of two of at "
                          "least 2, got " +
                          std::to_string(blockSize));

@@ -27,6 +27,9 @@
 
 namespace lowbit::numerics {
 
+/// True when `blockSize` is a power of two of at least 2.
+bool isHadamardBlockSize(int64_t blockSize);
+
 /// Ok when `blockSize` is a power of two of at least 2 that divides `k`.
 Status checkHadamardBlock(int64_t k, int64_t blockSize);
 

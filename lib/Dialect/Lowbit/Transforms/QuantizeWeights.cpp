@@ -386,9 +386,7 @@ struct QuantizeWeightsPass
              << "lowbit-quantize-weights: gptq-damping must be a finite "
                 "number >= 0, got "
              << double(gptqDamping);
-    if (hadamardBlockSize != 0 &&
-        (hadamardBlockSize < 2 ||
-         (hadamardBlockSize & (hadamardBlockSize - 1)) != 0))
+    if (hadamardBlockSize != 0 && !nx::isHadamardBlockSize(hadamardBlockSize))
       return emitError(UnknownLoc::get(context))
              << "lowbit-quantize-weights: hadamard-block-size must be 0 or a "
                 "power of two of at least 2, got "
