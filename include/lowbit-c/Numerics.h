@@ -74,11 +74,13 @@ int lowbit_quantize(const lowbit_scheme *scheme, const void *src,
                     uint64_t dst_size, uint32_t threads);
 /** GPTQ (lowbit/Numerics/Gptq.h): w is f32 [rows x k], hessian f32
  *  [k x k] (sum of x x^T over calibration inputs); act_order and
- *  clip_search are 0 or 1. */
+ *  clip_search are 0 or 1; refine_sweeps coordinate-descent passes follow
+ *  (0: none). */
 int lowbit_quantize_gptq(const lowbit_scheme *scheme, const float *w,
                          int64_t rows, int64_t k, const float *hessian,
                          double damping, int act_order, int clip_search,
-                         uint8_t *dst, uint64_t dst_size, uint32_t threads);
+                         uint32_t refine_sweeps, uint8_t *dst,
+                         uint64_t dst_size, uint32_t threads);
 /** Rotates each row of data [rows x k] in place by the blockwise
  *  normalized Hadamard matrix (lowbit/Numerics/Hadamard.h). */
 int lowbit_hadamard_rotate(float *data, int64_t rows, int64_t k,

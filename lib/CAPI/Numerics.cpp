@@ -185,7 +185,8 @@ int lowbit_quantize(const lowbit_scheme *scheme, const void *src,
 int lowbit_quantize_gptq(const lowbit_scheme *scheme, const float *w,
                          int64_t rows, int64_t k, const float *hessian,
                          double damping, int act_order, int clip_search,
-                         uint8_t *dst, uint64_t dst_size, uint32_t threads) {
+                         uint32_t refine_sweeps, uint8_t *dst,
+                         uint64_t dst_size, uint32_t threads) {
   auto s = toScheme(scheme);
   if (!s)
     return check(s.status());
@@ -193,6 +194,7 @@ int lowbit_quantize_gptq(const lowbit_scheme *scheme, const float *w,
   options.damping = damping;
   options.actOrder = act_order != 0;
   options.clipSearch = clip_search != 0;
+  options.refineSweeps = refine_sweeps;
   options.numThreads = threads;
   return check(quantizeGptq(*s, w, rows, k, hessian, dst, dst_size, options));
 }

@@ -6,7 +6,8 @@
 // rounding against the decoded block parameters and pushing the scaled
 // rounding error onto the remaining columns along U's row. Rows are
 // independent, so tiles of rows run in parallel and share each row of U
-// while it is in cache.
+// while it is in cache. Optional refinement sweeps then revisit each
+// tile's codes by coordinate descent on the damped Hessian.
 //
 //===----------------------------------------------------------------------===//
 
@@ -113,31 +114,39 @@ std::vector<int64_t> columnOrder(const float *hessian, int64_t k,
   return order;
 }
 
-/// U, upper triangular with Uᵀ·U = H⁻¹, where H is the hessian permuted
-/// into `order`, with unseen columns given a unit diagonal and `damping`
-/// times the mean diagonal added. Computed as the inverse of the "upper"
-/// Cholesky factor Ũ (H = Ũ·Ũᵀ), which is the ordinary lower factor of H
-/// with rows and columns reversed; one k x k double buffer holds the
-/// factor and then its inverse.
-Result<std::vector<float>>
-inverseCholeskyUpper(const float *hessian, int64_t k,
-                     const std::vector<int64_t> &order, double damping) {
-  std::vector<double> a(size_t(k * k));
-  // Reversed permuted order: a[i][j] = H[p[k-1-i]][p[k-1-j]].
-  auto source = [&](int64_t i) { return order[size_t(k - 1 - i)]; };
-  for (int64_t i = 0; i < k; ++i)
-    for (int64_t j = 0; j <= i; ++j)
-      a[size_t(i * k + j)] = double(hessian[source(i) * k + source(j)]);
+/// H with unseen columns given a unit diagonal and `damping` times the mean
+/// diagonal added, in double precision: the matrix both the GPTQ sweep
+/// (through its inverse) and the refinement minimize against.
+std::vector<double> dampedHessian(const float *hessian, int64_t k,
+                                  double damping) {
+  std::vector<double> h(hessian, hessian + k * k);
   double meanDiagonal = 0.0;
   for (int64_t i = 0; i < k; ++i) {
-    double &d = a[size_t(i * k + i)];
+    double &d = h[size_t(i * k + i)];
     if (d == 0.0)
       d = 1.0;
     meanDiagonal += d;
   }
   meanDiagonal /= double(k);
   for (int64_t i = 0; i < k; ++i)
-    a[size_t(i * k + i)] += damping * meanDiagonal;
+    h[size_t(i * k + i)] += damping * meanDiagonal;
+  return h;
+}
+
+/// U, upper triangular with Uᵀ·U = H⁻¹, where H is the damped hessian
+/// permuted into `order`. Computed as the inverse of the "upper" Cholesky
+/// factor Ũ (H = Ũ·Ũᵀ), which is the ordinary lower factor of H with rows
+/// and columns reversed; one k x k double buffer holds the factor and then
+/// its inverse.
+Result<std::vector<float>>
+inverseCholeskyUpper(const std::vector<double> &damped, int64_t k,
+                     const std::vector<int64_t> &order) {
+  std::vector<double> a(size_t(k * k));
+  // Reversed permuted order: a[i][j] = H[p[k-1-i]][p[k-1-j]].
+  auto source = [&](int64_t i) { return order[size_t(k - 1 - i)]; };
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j <= i; ++j)
+      a[size_t(i * k + j)] = damped[size_t(source(i) * k + source(j))];
 
   // Lower Cholesky factor L in place, row by row.
   for (int64_t i = 0; i < k; ++i) {
@@ -195,6 +204,101 @@ inverseCholeskyUpper(const float *hessian, int64_t k,
   }
   return u;
 }
+
+/// Coordinate descent on Σ_r (w_r − q_r)·H·(w_r − q_r)ᵀ over one tile of
+/// `n` rows whose GPTQ codes are in `codes` ([n x k], column order). With
+/// g_r = H·(w_r − q_r) kept current, the best value of q_rj with every
+/// other code fixed is q_rj + g_rj / H_jj; the code moves to the level
+/// nearest to it (a convex quadratic along that coordinate, so the error
+/// cannot grow), and a move by δ subtracts δ·H[j] from g_r. Columns are
+/// visited in GPTQ's order; returns after `sweeps` passes or a pass that
+/// changes nothing.
+class TileRefiner {
+public:
+  TileRefiner(const ElementCoder &coder, const std::vector<BlockParams> &params,
+              const std::vector<double> &h, const std::vector<int64_t> &order,
+              int64_t k, int64_t bpr)
+      : coder(coder), params(params), h(h), order(order), k(k), bpr(bpr),
+        block(k / bpr) {}
+
+  bool allocate(int64_t rows) {
+    return values.allocate(uint64_t(rows * k)) &&
+           gradient.allocate(uint64_t(rows * k)) &&
+           residual.allocate(uint64_t(k));
+  }
+
+  void refine(const float *w, int64_t r0, int64_t n, uint8_t *codes,
+              unsigned sweeps) {
+    for (int64_t r = 0; r < n; ++r)
+      initializeRow(w + (r0 + r) * k, r0 + r, codes + r * k,
+                    &values[uint64_t(r * k)], &gradient[uint64_t(r * k)]);
+    for (unsigned sweep = 0; sweep < sweeps; ++sweep) {
+      bool changed = false;
+      for (int64_t column : order) {
+        const double *hj = &h[size_t(column * k)];
+        double inverseDiagonal = 1.0 / hj[column];
+        for (int64_t r = 0; r < n; ++r) {
+          double *q = &values[uint64_t(r * k)];
+          double *g = &gradient[uint64_t(r * k)];
+          double target = q[column] + g[column] * inverseDiagonal;
+          if (!std::isfinite(target))
+            continue;
+          BlockParams p = blockOf(r0 + r, column);
+          uint8_t code = coder.encode(float(target), p);
+          uint8_t &current = codes[r * k + column];
+          if (code == current)
+            continue;
+          current = code;
+          double delta = double(coder.decode(code, p)) - q[column];
+          if (delta == 0.0)
+            continue;
+          q[column] += delta;
+          for (int64_t m = 0; m < k; ++m)
+            g[m] -= delta * hj[m];
+          changed = true;
+        }
+      }
+      if (!changed)
+        return;
+    }
+  }
+
+private:
+  BlockParams blockOf(int64_t row, int64_t column) const {
+    return params[size_t(row * bpr + column / block)];
+  }
+
+  /// q_r from its codes and g_r = H·(w_r − q_r), four partial sums per
+  /// entry so that the loop vectorizes.
+  void initializeRow(const float *w, int64_t row, const uint8_t *codes,
+                     double *q, double *g) {
+    for (int64_t j = 0; j < k; ++j) {
+      q[j] = double(coder.decode(codes[j], blockOf(row, j)));
+      residual[uint64_t(j)] = double(w[j]) - q[j];
+    }
+    for (int64_t i = 0; i < k; ++i) {
+      const double *hi = &h[size_t(i * k)];
+      double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      int64_t j = 0;
+      for (; j + 4 <= k; j += 4) {
+        s0 += hi[j] * residual[uint64_t(j)];
+        s1 += hi[j + 1] * residual[uint64_t(j + 1)];
+        s2 += hi[j + 2] * residual[uint64_t(j + 2)];
+        s3 += hi[j + 3] * residual[uint64_t(j + 3)];
+      }
+      for (; j < k; ++j)
+        s0 += hi[j] * residual[uint64_t(j)];
+      g[i] = (s0 + s1) + (s2 + s3);
+    }
+  }
+
+  const ElementCoder &coder;
+  const std::vector<BlockParams> &params;
+  const std::vector<double> &h;
+  const std::vector<int64_t> &order;
+  const int64_t k, bpr, block;
+  Buffer<double> values, gradient, residual;
+};
 
 /// Per block, the clip factor (QuantizeOptions::clipRatios) whose
 /// round-to-nearest error sum_i H_ii (w_i - q_i)^2 is smallest; ties keep
@@ -289,8 +393,8 @@ Status quantizeGptq(const Scheme &scheme, const float *w, int64_t rows,
   const std::vector<BlockParams> &params = *paramsOr;
 
   std::vector<int64_t> order = columnOrder(hessian, k, options.actOrder);
-  Result<std::vector<float>> uOr =
-      inverseCholeskyUpper(hessian, k, order, options.damping);
+  const std::vector<double> damped = dampedHessian(hessian, k, options.damping);
+  Result<std::vector<float>> uOr = inverseCholeskyUpper(damped, k, order);
   if (!uOr)
     return uOr.status();
   const std::vector<float> &u = *uOr;
@@ -304,9 +408,11 @@ Status quantizeGptq(const Scheme &scheme, const float *w, int64_t rows,
   auto sweep = [&](int64_t t0, int64_t t1) {
     Buffer<float> work, error;
     Buffer<uint8_t> codes;
+    TileRefiner refiner(coder, params, damped, order, k, bpr);
     if (!work.allocate(uint64_t(kTileRows * k)) ||
         !codes.allocate(uint64_t(kTileRows * k)) ||
-        !error.allocate(uint64_t(kTileRows))) {
+        !error.allocate(uint64_t(kTileRows)) ||
+        (options.refineSweeps && !refiner.allocate(kTileRows))) {
       outOfMemory = true;
       return;
     }
@@ -335,6 +441,8 @@ Status quantizeGptq(const Scheme &scheme, const float *w, int64_t rows,
             wr[j] -= e * ui[j];
         }
       }
+      if (options.refineSweeps)
+        refiner.refine(w, r0, n, codes.data(), options.refineSweeps);
       for (int64_t r = 0; r < n; ++r)
         coder.kernels().pack(&codes[uint64_t(r * k)], k, coder.bits(),
                              dst + layout.codes.offset +

@@ -31,6 +31,7 @@ void buildQuantizePipeline(OpPassManager &pm,
   quantize.gptqDamping = options.gptqDamping;
   quantize.gptqActOrder = options.gptqActOrder;
   quantize.gptqClip = options.gptqClip;
+  quantize.gptqRefine = options.gptqRefine;
   quantize.hadamardBlockSize = options.hadamardBlockSize;
   quantize.minSize = options.minSize;
   quantize.stats = options.stats;

@@ -162,12 +162,13 @@ def quantize(x, scheme, threads=1):
 
 
 def quantize_gptq(w, scheme, hessian, damping=0.01, act_order=True,
-                  clip=True, threads=0):
+                  clip=True, refine=0, threads=0):
     """GPTQ: quantizes a [rows, K] float32 weight knowing its inputs'
     Hessian (a [K, K] array, the sum or mean of x xᵀ over calibration
     inputs x of the layer) and returns the canonical packed buffer, which
-    dequantize() reads like any other. damping, act_order and clip are
-    lowbit-quantize-weights' gptq-damping, gptq-act-order and gptq-clip."""
+    dequantize() reads like any other. damping, act_order, clip and refine
+    are lowbit-quantize-weights' gptq-damping, gptq-act-order, gptq-clip
+    and gptq-refine."""
     w = np.ascontiguousarray(w, dtype=np.float32)
     rows, k = _shape2d(w)
     h = np.ascontiguousarray(hessian, dtype=np.float32)
@@ -180,7 +181,8 @@ def quantize_gptq(w, scheme, hessian, damping=0.01, act_order=True,
     _check(_lib.lowbit_quantize_gptq(
         ctypes.byref(c), _ptr(w), _i64(rows), _i64(k), _ptr(h),
         ctypes.c_double(damping), ctypes.c_int(bool(act_order)),
-        ctypes.c_int(bool(clip)), _ptr(out), _u64(total), _u32(threads)))
+        ctypes.c_int(bool(clip)), _u32(refine), _ptr(out), _u64(total),
+        _u32(threads)))
     return out
 
 

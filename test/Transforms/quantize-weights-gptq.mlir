@@ -9,6 +9,12 @@
 // RUN: lowbit-opt %t/model.mlir --lowbit-load-weights \
 // RUN:   --lowbit-quantize-weights="format=int4 block-size=32 hessians=%t/diagonal.safetensors gptq-clip=false" \
 // RUN:   -o %t/diagonal.mlir 2>/dev/null
+// RUN: lowbit-opt %t/model.mlir --lowbit-load-weights \
+// RUN:   --lowbit-quantize-weights="format=int4 block-size=32 hessians=%t/hessians.safetensors gptq-refine=3" \
+// RUN:   -o %t/refined.mlir 2>/dev/null
+// RUN: lowbit-opt %t/model.mlir --lowbit-load-weights \
+// RUN:   --lowbit-quantize-weights="format=int4 block-size=32 hessians=%t/diagonal.safetensors gptq-clip=false gptq-refine=3" \
+// RUN:   -o %t/diagonal-refined.mlir 2>/dev/null
 // RUN: FileCheck %s --input-file=%t/gptq.mlir
 
 // GPTQ changes the codes of the weights it has Hessians for; with
@@ -16,6 +22,11 @@
 // round-to-nearest.
 // RUN: not diff -q %t/rtn.mlir %t/gptq.mlir
 // RUN: diff %t/rtn.mlir %t/diagonal.mlir
+// Coordinate-descent passes (gptq-refine) move some codes on correlated
+// inputs and none on uncorrelated ones (each is already the nearest level
+// to its own optimum).
+// RUN: not diff -q %t/gptq.mlir %t/refined.mlir
+// RUN: diff %t/rtn.mlir %t/diagonal-refined.mlir
 
 // Same scheme and layout as round-to-nearest: only codes differ.
 // CHECK-LABEL: func.func @mlp

@@ -15,6 +15,12 @@
 // (act-order) without changing the layout. Codes are then chosen against
 // the parameters as the decoder sees them (after double quantization).
 //
+// GPTQ visits each column once and never revisits a choice. Optional
+// refinement sweeps then run coordinate descent on the same objective
+// (as QuantEase, Behdin et al., 2023): each code in turn is set to the
+// level nearest to its optimum with all other codes fixed, which never
+// increases the error on the calibration inputs.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef LOWBIT_NUMERICS_GPTQ_H
@@ -42,6 +48,10 @@ struct GptqOptions {
   /// loud each input is), is smallest: activation-aware clipping, as AWQ
   /// and llama.cpp's importance-weighted quantizers search it.
   bool clipSearch = true;
+  /// Coordinate-descent passes over all codes after GPTQ (0: none). Each
+  /// pass costs about as much as the GPTQ sweep; passes stop early once
+  /// none changes a code.
+  unsigned refineSweeps = 0;
   /// Worker threads over rows; 0 means one per hardware thread. Results do
   /// not depend on the thread count.
   unsigned numThreads = 1;

@@ -68,6 +68,10 @@ struct QuantizePipelineOptions
                         llvm::cl::desc("GPTQ: search each block's clipping "
                                        "first"),
                         llvm::cl::init(true)};
+  Option<unsigned> gptqRefine{*this, "gptq-refine",
+                              llvm::cl::desc("GPTQ: coordinate-descent "
+                                             "passes over the codes after"),
+                              llvm::cl::init(0)};
   Option<int64_t> hadamardBlockSize{
       *this, "hadamard-block-size",
       llvm::cl::desc("Rotate weights and inputs by blockwise Hadamard "

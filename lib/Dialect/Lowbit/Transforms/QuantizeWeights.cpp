@@ -423,6 +423,7 @@ struct QuantizeWeightsPass
       state.gptq.damping = gptqDamping;
       state.gptq.actOrder = gptqActOrder;
       state.gptq.clipSearch = gptqClip;
+      state.gptq.refineSweeps = gptqRefine;
     }
 
     // One visit per op: a weight left float is reported once.

@@ -55,7 +55,11 @@ def LowbitQuantizeWeights : Pass<"lowbit-quantize-weights", "ModuleOp"> {
     kernels are the same). `gptq-damping` and `gptq-act-order` are
     AutoGPTQ's `damp_percent` / 100 and `desc_act`; `gptq-clip` first
     narrows each block's range (factors 1 to 0.55) where that lowers the
-    round-to-nearest error weighted by the Hessian's diagonal. A weight without a
+    round-to-nearest error weighted by the Hessian's diagonal.
+    `gptq-refine=n` then runs up to n coordinate-descent passes over the
+    codes (QuantEase): each code in turn moves to the level that minimizes
+    the same calibration error with all others fixed, which never raises
+    it; passes stop early once nothing changes. A weight without a
     Hessian in the file is rounded to nearest with a remark; a Hessian of
     the wrong shape or type is an error.
 
@@ -123,6 +127,9 @@ def LowbitQuantizeWeights : Pass<"lowbit-quantize-weights", "ModuleOp"> {
     Option<"gptqClip", "gptq-clip", "bool", /*default=*/"true",
            "GPTQ: first narrow each block's range where that lowers the "
            "error weighted by the Hessian's diagonal">,
+    Option<"gptqRefine", "gptq-refine", "unsigned", /*default=*/"0",
+           "GPTQ: coordinate-descent passes over the codes afterwards "
+           "(0: none)">,
     Option<"hadamardBlockSize", "hadamard-block-size", "int64_t",
            /*default=*/"0",
            "Rotate weights and their inputs by blockwise Hadamard matrices "
