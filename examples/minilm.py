@@ -48,14 +48,18 @@ VARIANTS.update({
 })
 # GPTQ on Hadamard-rotated weights (lowbit.hadamard on the inputs): 4-bit
 # everywhere, with rotation blocks of the quantization group (int4 g128) or
-# the NF4 block.
+# the NF4 block. "-cd" adds three coordinate-descent passes over the codes
+# after GPTQ (gptq-refine).
 _ROTATE = " hadamard-block-size=%d"
+_INT4_ROT = "format=int4 block-size=128 symmetric=false" + _ROTATE % 128
+_NF4_ROT = ("format=nf4 block-size=64 double-quant double-quant-format=dyn8 "
+            "double-quant-block-size=256" + _ROTATE % 64)
+_REFINE = " gptq-refine=3"
 VARIANTS.update({
-    "int4-g128-gptq-rot": {"quantize": "format=int4 block-size=128 "
-                           "symmetric=false" + _ROTATE % 128, "gptq": True},
-    "nf4-dq-gptq-rot": {"quantize": "format=nf4 block-size=64 double-quant "
-                        "double-quant-format=dyn8 double-quant-block-size=256"
-                        + _ROTATE % 64, "gptq": True},
+    "int4-g128-gptq-rot": {"quantize": _INT4_ROT, "gptq": True},
+    "nf4-dq-gptq-rot": {"quantize": _NF4_ROT, "gptq": True},
+    "int4-g128-gptq-rot-cd": {"quantize": _INT4_ROT + _REFINE, "gptq": True},
+    "nf4-dq-gptq-rot-cd": {"quantize": _NF4_ROT + _REFINE, "gptq": True},
 })
 # The same weights with int8 activations in the quantized matmuls (dot=i8),
 # to measure what W4A8/W8A8 costs in accuracy and gains in speed. Needs
@@ -88,7 +92,7 @@ def tokenize(texts, seq_len, directory=None):
 
 def calibrate(source, hessians, seq_len, batch, log=print):
     """Writes the Hessians of MiniLM's linear layers over the sentences of
-    calibration_sentences.py (disjoint from the evaluation sentences);
+    calibration_sentences.txt (disjoint from the evaluation sentences);
     padding tokens do not count. Returns the seconds it took."""
     from calibration_sentences import CALIBRATION_SENTENCES
     ids, mask = tokenize(CALIBRATION_SENTENCES, seq_len)

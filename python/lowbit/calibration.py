@@ -9,7 +9,8 @@ GPTQ rounds a layer's weights knowing how its inputs x correlate: it needs
 H = sum of x xᵀ over calibration inputs, per layer. `calibrate` compiles the
 float model with every named linear layer's input as an extra, labelled
 result (lowbit-compile --expose-matmul-inputs), runs it on the calibration
-batches, and accumulates H in float64. The file holds one f32 [K, K] tensor
+batches, and accumulates H in float64 (each batch's xᵀx is one float32
+BLAS product, added to a float64 sum). The file holds one f32 [K, K] tensor
 per layer, H divided by the number of rows, named like the layer, which is
 what `lowbit-quantize-weights hessians=` looks up.
 """
@@ -73,14 +74,22 @@ def _rows(entry, args, row_mask):
 
 
 class _Accumulator:
-    """Sums xᵀx per label in float64."""
+    """Sums xᵀx per label. Rows are gathered over batches and multiplied
+    in float32 (one BLAS product per 4096 rows, twice as fast as float64
+    and exact enough for that many), and the products are added to float64
+    totals. Layers that read the same input in a batch (Q, K and V) share
+    one product."""
+
+    FLUSH_ROWS = 4096
 
     def __init__(self):
         self.sums = {}
         self.rows = {}
+        self._batch = []     # [(x, [labels])] of the batch being added
+        self._pending = {}   # (labels) -> [row blocks not yet multiplied]
 
     def add(self, label, x, rows):
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x, dtype=np.float32)
         if rows is not None:
             if rows.shape[0] != x.shape[0]:
                 raise ValueError(
@@ -92,10 +101,33 @@ class _Accumulator:
         if label not in self.sums:
             self.sums[label] = np.zeros((x.shape[1], x.shape[1]))
             self.rows[label] = 0
-        self.sums[label] += x.T @ x
         self.rows[label] += x.shape[0]
+        for seen, labels in self._batch:
+            if seen.shape == x.shape and np.array_equal(seen, x):
+                labels.append(label)
+                return
+        self._batch.append((x, [label]))
+
+    def next_batch(self):
+        """Queues the rows of the batch just added."""
+        for x, labels in self._batch:
+            key = tuple(labels)
+            blocks = self._pending.setdefault(key, [])
+            blocks.append(x)
+            if sum(len(b) for b in blocks) >= self.FLUSH_ROWS:
+                self._flush(key)
+        self._batch = []
+
+    def _flush(self, key):
+        x = np.concatenate(self._pending.pop(key))
+        product = x.T @ x
+        for label in key:
+            self.sums[label] += product
 
     def tensors(self):
+        self.next_batch()
+        for key in list(self._pending):
+            self._flush(key)
         out = {}
         for label, h in self.sums.items():
             if self.rows[label] == 0:
@@ -149,6 +181,7 @@ def calibrate(source, output, batches, entry=None, row_mask=None,
                 rows = _rows(fn, args, row_mask)
                 for index, label in labelled:
                     sums.add(label, outputs[index], rows)
+                sums.next_batch()
                 count += 1
             if count == 0:
                 raise ValueError("no calibration batches")

@@ -12,6 +12,10 @@ activations):
   inputs, and rejects inputs that do not fit the model;
 - compiled with --hessians, the int4 and NF4 builds' outputs on held-out
   inputs are much closer to the float model's than round-to-nearest's;
+- the accumulator behind it shares one product between layers that read
+  the same input in a batch (Q, K, V), only in the batches where they do,
+  and gathers rows over batches before multiplying: each sum is still
+  numpy's xᵀx;
 - bad calibration input raises clear errors.
 """
 
@@ -182,6 +186,30 @@ def main():
         check(errors["gptq"] < 0.6 * errors["rtn"],
               "%s: GPTQ output error %.2e vs round-to-nearest %.2e" % (
                   preset, errors["gptq"], errors["rtn"]))
+
+    # Shared inputs and row gathering in the accumulator, against numpy
+    # in float64: "q" and "k" read the same input in every batch, "v" in
+    # all but the third; more rows than one flush in all.
+    from lowbit.calibration import _Accumulator
+    acc = _Accumulator()
+    expected = {name: 0.0 for name in "qkv"}
+    for b in range(12):
+        x = rng.standard_normal((500, 24)).astype(np.float32)
+        other = rng.standard_normal((500, 24)).astype(np.float32)
+        rows = rng.random(500) < 0.8
+        for name, value in (("q", x), ("k", x), ("v", other if b == 2 else x)):
+            acc.add(name, value, rows)
+            kept = value[rows].astype(np.float64)
+            expected[name] = expected[name] + kept.T @ kept
+        acc.next_batch()
+    got = acc.tensors()
+    for name in "qkv":
+        want = expected[name] / acc.rows[name]
+        err = np.abs(got[name] - want).max() / np.abs(want).max()
+        check(err < 1e-5, "accumulated %s = mean xᵀx over %d rows (rel err "
+              "%.1e)" % (name, acc.rows[name], err))
+    check(not np.array_equal(got["v"], got["q"]),
+          "a layer that read another input once has its own sum")
 
     # Bad calibration input.
     raises(lambda: lowbit.calibrate(source, masked, [(calib[0], mask)],
