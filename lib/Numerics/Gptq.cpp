@@ -115,23 +115,36 @@ std::vector<int64_t> columnOrder(const float *hessian, int64_t k,
 }
 
 /// H with unseen columns given a unit diagonal and `damping` times the mean
-/// diagonal added, in double precision: the matrix both the GPTQ sweep
-/// (through its inverse) and the refinement minimize against.
-std::vector<double> dampedHessian(const float *hessian, int64_t k,
-                                  double damping) {
-  std::vector<double> h(hessian, hessian + k * k);
-  double meanDiagonal = 0.0;
-  for (int64_t i = 0; i < k; ++i) {
-    double &d = h[size_t(i * k + i)];
-    if (d == 0.0)
-      d = 1.0;
-    meanDiagonal += d;
+/// diagonal added: the matrix both the GPTQ sweep (through its inverse) and
+/// the refinement minimize against. Only the diagonal is stored; the rest
+/// is read from the caller's k x k matrix, which can be large.
+class DampedHessian {
+public:
+  DampedHessian(const float *hessian, int64_t k, double damping)
+      : hessian(hessian), k(k), diagonal(size_t(k)) {
+    double meanDiagonal = 0.0;
+    for (int64_t i = 0; i < k; ++i) {
+      double d = double(hessian[i * k + i]);
+      diagonal[size_t(i)] = d == 0.0 ? 1.0 : d;
+      meanDiagonal += diagonal[size_t(i)];
+    }
+    meanDiagonal /= double(k);
+    for (double &d : diagonal)
+      d += damping * meanDiagonal;
   }
-  meanDiagonal /= double(k);
-  for (int64_t i = 0; i < k; ++i)
-    h[size_t(i * k + i)] += damping * meanDiagonal;
-  return h;
-}
+
+  double at(int64_t i, int64_t j) const {
+    return i == j ? diagonal[size_t(i)] : double(hessian[i * k + j]);
+  }
+  /// Row i as stored (undamped diagonal) and the damped diagonal entry.
+  const float *row(int64_t i) const { return hessian + i * k; }
+  double diagonalAt(int64_t i) const { return diagonal[size_t(i)]; }
+
+private:
+  const float *hessian;
+  int64_t k;
+  std::vector<double> diagonal;
+};
 
 /// U, upper triangular with Uᵀ·U = H⁻¹, where H is the damped hessian
 /// permuted into `order`. Computed as the inverse of the "upper" Cholesky
@@ -139,14 +152,14 @@ std::vector<double> dampedHessian(const float *hessian, int64_t k,
 /// and columns reversed; one k x k double buffer holds the factor and then
 /// its inverse.
 Result<std::vector<float>>
-inverseCholeskyUpper(const std::vector<double> &damped, int64_t k,
+inverseCholeskyUpper(const DampedHessian &damped, int64_t k,
                      const std::vector<int64_t> &order) {
   std::vector<double> a(size_t(k * k));
   // Reversed permuted order: a[i][j] = H[p[k-1-i]][p[k-1-j]].
   auto source = [&](int64_t i) { return order[size_t(k - 1 - i)]; };
   for (int64_t i = 0; i < k; ++i)
     for (int64_t j = 0; j <= i; ++j)
-      a[size_t(i * k + j)] = damped[size_t(source(i) * k + source(j))];
+      a[size_t(i * k + j)] = damped.at(source(i), source(j));
 
   // Lower Cholesky factor L in place, row by row.
   for (int64_t i = 0; i < k; ++i) {
@@ -216,7 +229,7 @@ inverseCholeskyUpper(const std::vector<double> &damped, int64_t k,
 class TileRefiner {
 public:
   TileRefiner(const ElementCoder &coder, const std::vector<BlockParams> &params,
-              const std::vector<double> &h, const std::vector<int64_t> &order,
+              const DampedHessian &h, const std::vector<int64_t> &order,
               int64_t k, int64_t bpr)
       : coder(coder), params(params), h(h), order(order), k(k), bpr(bpr),
         block(k / bpr) {}
@@ -235,8 +248,12 @@ public:
     for (unsigned sweep = 0; sweep < sweeps; ++sweep) {
       bool changed = false;
       for (int64_t column : order) {
-        const double *hj = &h[size_t(column * k)];
-        double inverseDiagonal = 1.0 / hj[column];
+        const float *hj = h.row(column);
+        const double hjj = h.diagonalAt(column);
+        // The stored row's diagonal entry is undamped; the update adds the
+        // difference at `column`.
+        const double diagonalExcess = hjj - double(hj[column]);
+        const double inverseDiagonal = 1.0 / hjj;
         for (int64_t r = 0; r < n; ++r) {
           double *q = &values[uint64_t(r * k)];
           double *g = &gradient[uint64_t(r * k)];
@@ -254,7 +271,8 @@ public:
             continue;
           q[column] += delta;
           for (int64_t m = 0; m < k; ++m)
-            g[m] -= delta * hj[m];
+            g[m] -= delta * double(hj[m]);
+          g[column] -= delta * diagonalExcess;
           changed = true;
         }
       }
@@ -277,24 +295,25 @@ private:
       residual[uint64_t(j)] = double(w[j]) - q[j];
     }
     for (int64_t i = 0; i < k; ++i) {
-      const double *hi = &h[size_t(i * k)];
+      const float *hi = h.row(i);
       double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
       int64_t j = 0;
       for (; j + 4 <= k; j += 4) {
-        s0 += hi[j] * residual[uint64_t(j)];
-        s1 += hi[j + 1] * residual[uint64_t(j + 1)];
-        s2 += hi[j + 2] * residual[uint64_t(j + 2)];
-        s3 += hi[j + 3] * residual[uint64_t(j + 3)];
+        s0 += double(hi[j]) * residual[uint64_t(j)];
+        s1 += double(hi[j + 1]) * residual[uint64_t(j + 1)];
+        s2 += double(hi[j + 2]) * residual[uint64_t(j + 2)];
+        s3 += double(hi[j + 3]) * residual[uint64_t(j + 3)];
       }
       for (; j < k; ++j)
-        s0 += hi[j] * residual[uint64_t(j)];
-      g[i] = (s0 + s1) + (s2 + s3);
+        s0 += double(hi[j]) * residual[uint64_t(j)];
+      g[i] = (s0 + s1) + (s2 + s3) +
+             (h.diagonalAt(i) - double(hi[i])) * residual[uint64_t(i)];
     }
   }
 
   const ElementCoder &coder;
   const std::vector<BlockParams> &params;
-  const std::vector<double> &h;
+  const DampedHessian &h;
   const std::vector<int64_t> &order;
   const int64_t k, bpr, block;
   Buffer<double> values, gradient, residual;
@@ -393,7 +412,7 @@ Status quantizeGptq(const Scheme &scheme, const float *w, int64_t rows,
   const std::vector<BlockParams> &params = *paramsOr;
 
   std::vector<int64_t> order = columnOrder(hessian, k, options.actOrder);
-  const std::vector<double> damped = dampedHessian(hessian, k, options.damping);
+  const DampedHessian damped(hessian, k, options.damping);
   Result<std::vector<float>> uOr = inverseCholeskyUpper(damped, k, order);
   if (!uOr)
     return uOr.status();
