@@ -237,14 +237,12 @@ public:
   bool allocate(int64_t rows) {
     return values.allocate(uint64_t(rows * k)) &&
            gradient.allocate(uint64_t(rows * k)) &&
-           residual.allocate(uint64_t(k));
+           residual.allocate(uint64_t(rows * k));
   }
 
   void refine(const float *w, int64_t r0, int64_t n, uint8_t *codes,
               unsigned sweeps) {
-    for (int64_t r = 0; r < n; ++r)
-      initializeRow(w + (r0 + r) * k, r0 + r, codes + r * k,
-                    &values[uint64_t(r * k)], &gradient[uint64_t(r * k)]);
+    initialize(w, r0, n, codes);
     for (unsigned sweep = 0; sweep < sweeps; ++sweep) {
       bool changed = false;
       for (int64_t column : order) {
@@ -286,28 +284,34 @@ private:
     return params[size_t(row * bpr + column / block)];
   }
 
-  /// q_r from its codes and g_r = H·(w_r − q_r), four partial sums per
-  /// entry so that the loop vectorizes.
-  void initializeRow(const float *w, int64_t row, const uint8_t *codes,
-                     double *q, double *g) {
-    for (int64_t j = 0; j < k; ++j) {
-      q[j] = double(coder.decode(codes[j], blockOf(row, j)));
-      residual[uint64_t(j)] = double(w[j]) - q[j];
-    }
+  /// q_r from the codes and g_r = H·(w_r − q_r) for the tile's rows,
+  /// streaming each row of H once per tile rather than once per weight row;
+  /// four partial sums per entry so that the loop vectorizes.
+  void initialize(const float *w, int64_t r0, int64_t n, const uint8_t *codes) {
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t j = 0; j < k; ++j) {
+        uint64_t at = uint64_t(r * k + j);
+        values[at] = double(coder.decode(codes[at], blockOf(r0 + r, j)));
+        residual[at] = double(w[(r0 + r) * k + j]) - values[at];
+      }
     for (int64_t i = 0; i < k; ++i) {
       const float *hi = h.row(i);
-      double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      int64_t j = 0;
-      for (; j + 4 <= k; j += 4) {
-        s0 += double(hi[j]) * residual[uint64_t(j)];
-        s1 += double(hi[j + 1]) * residual[uint64_t(j + 1)];
-        s2 += double(hi[j + 2]) * residual[uint64_t(j + 2)];
-        s3 += double(hi[j + 3]) * residual[uint64_t(j + 3)];
+      const double diagonalExcess = h.diagonalAt(i) - double(hi[i]);
+      for (int64_t r = 0; r < n; ++r) {
+        const double *e = &residual[uint64_t(r * k)];
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int64_t j = 0;
+        for (; j + 4 <= k; j += 4) {
+          s0 += double(hi[j]) * e[j];
+          s1 += double(hi[j + 1]) * e[j + 1];
+          s2 += double(hi[j + 2]) * e[j + 2];
+          s3 += double(hi[j + 3]) * e[j + 3];
+        }
+        for (; j < k; ++j)
+          s0 += double(hi[j]) * e[j];
+        gradient[uint64_t(r * k + i)] =
+            (s0 + s1) + (s2 + s3) + diagonalExcess * e[i];
       }
-      for (; j < k; ++j)
-        s0 += double(hi[j]) * residual[uint64_t(j)];
-      g[i] = (s0 + s1) + (s2 + s3) +
-             (h.diagonalAt(i) - double(hi[i])) * residual[uint64_t(i)];
     }
   }
 
