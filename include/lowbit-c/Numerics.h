@@ -81,6 +81,15 @@ int lowbit_quantize_gptq(const lowbit_scheme *scheme, const float *w,
                          double damping, int act_order, int clip_search,
                          uint32_t refine_sweeps, uint8_t *dst,
                          uint64_t dst_size, uint32_t threads);
+/** GPTQ's weight target for asymmetric calibration
+ *  (lowbit/Numerics/Gptq.h asymmetricTarget): hessian is sum x~ x~^T over
+ *  the quantized model's inputs, cross is sum x~ x^T with the float
+ *  model's; out = (1 - blend) w + blend t, t (hessian + D) = w cross^T +
+ *  w D with D the GPTQ damping of the diagonal. out may be w. */
+int lowbit_gptq_asymmetric_target(const float *w, int64_t rows, int64_t k,
+                                  const float *hessian, const float *cross,
+                                  double damping, double blend, float *out,
+                                  uint32_t threads);
 /** Rotates each row of data [rows x k] in place by the blockwise
  *  normalized Hadamard matrix (lowbit/Numerics/Hadamard.h). */
 int lowbit_hadamard_rotate(float *data, int64_t rows, int64_t k,

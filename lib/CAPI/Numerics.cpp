@@ -199,6 +199,14 @@ int lowbit_quantize_gptq(const lowbit_scheme *scheme, const float *w,
   return check(quantizeGptq(*s, w, rows, k, hessian, dst, dst_size, options));
 }
 
+int lowbit_gptq_asymmetric_target(const float *w, int64_t rows, int64_t k,
+                                  const float *hessian, const float *cross,
+                                  double damping, double blend, float *out,
+                                  uint32_t threads) {
+  return check(asymmetricTarget(w, rows, k, hessian, cross, damping, blend, out,
+                                threads));
+}
+
 int lowbit_hadamard_rotate(float *data, int64_t rows, int64_t k,
                            int64_t block_size, uint32_t threads) {
   return check(hadamardRotateRows(data, rows, k, block_size, threads));

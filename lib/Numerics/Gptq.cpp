@@ -369,6 +369,17 @@ searchClipRatios(const Scheme &scheme, const PackedLayout &layout,
   return best;
 }
 
+/// A finite [k x k] matrix with a non-negative diagonal.
+Status checkHessian(const float *hessian, int64_t k) {
+  if (Status s = checkFinite(hessian, k, k, "Hessian"); !s)
+    return s;
+  for (int64_t i = 0; i < k; ++i)
+    if (hessian[i * k + i] < 0.0f)
+      return Status::error("Hessian diagonal element " + std::to_string(i) +
+                           " is negative");
+  return Status::ok();
+}
+
 } // namespace
 
 Status quantizeGptq(const Scheme &scheme, const float *w, int64_t rows,
@@ -385,12 +396,8 @@ Status quantizeGptq(const Scheme &scheme, const float *w, int64_t rows,
                          std::to_string(options.damping));
   if (Status s = checkFinite(w, rows, k, "weight"); !s)
     return s;
-  if (Status s = checkFinite(hessian, k, k, "Hessian"); !s)
+  if (Status s = checkHessian(hessian, k); !s)
     return s;
-  for (int64_t i = 0; i < k; ++i)
-    if (hessian[i * k + i] < 0.0f)
-      return Status::error("Hessian diagonal element " + std::to_string(i) +
-                           " is negative");
 
   // Round-to-nearest, with the searched clipping, fixes the block
   // parameters (and fails on a short destination).
@@ -491,6 +498,81 @@ Result<std::vector<uint8_t>> quantizeGptq(const Scheme &scheme, const float *w,
       !s)
     return s;
   return out;
+}
+
+Status asymmetricTarget(const float *w, int64_t rows, int64_t k,
+                        const float *hessian, const float *cross,
+                        double damping, double blend, float *out,
+                        unsigned numThreads) {
+  if (!w || !hessian || !cross || !out)
+    return Status::error("null data pointer");
+  if (rows <= 0 || k <= 0)
+    return Status::error("the shape must be positive");
+  if (!(damping >= 0.0) || !std::isfinite(damping))
+    return Status::error("GPTQ damping must be a finite number >= 0, got " +
+                         std::to_string(damping));
+  if (!(blend >= 0.0 && blend <= 1.0))
+    return Status::error("the target blend must be in [0, 1], got " +
+                         std::to_string(blend));
+  if (Status s = checkFinite(w, rows, k, "weight"); !s)
+    return s;
+  if (Status s = checkHessian(hessian, k); !s)
+    return s;
+  if (Status s = checkFinite(cross, k, k, "cross-covariance"); !s)
+    return s;
+  if (blend == 0.0) {
+    if (out != w)
+      std::copy(w, w + rows * k, out);
+    return Status::ok();
+  }
+
+  // H̃⁻¹ = Uᵀ·U in natural column order, from the same damped matrix GPTQ
+  // factors.
+  std::vector<int64_t> natural(size_t(k), 0);
+  std::iota(natural.begin(), natural.end(), int64_t(0));
+  const DampedHessian damped(hessian, k, damping);
+  Result<std::vector<float>> uOr = inverseCholeskyUpper(damped, k, natural);
+  if (!uOr)
+    return uOr.status();
+  const std::vector<float> &u = *uOr;
+
+  // The damping pulls the least-squares weight toward W (not toward 0):
+  // T·(H̃ + D) = W·Cᵀ + W·D, with D the damping added to H̃'s diagonal, so
+  // that T = W exactly when x̃ = x (C = H̃). Per row: m = C·w + D·w,
+  // y = U·m, target = Uᵀ·y.
+  parallelFor(rows, numThreads, [&](int64_t r0, int64_t r1) {
+    std::vector<double> m(static_cast<size_t>(k)), y(static_cast<size_t>(k)),
+        target(static_cast<size_t>(k));
+    for (int64_t r = r0; r < r1; ++r) {
+      const float *wr = w + r * k;
+      for (int64_t i = 0; i < k; ++i) {
+        const float *ci = cross + i * k;
+        double sum = 0.0;
+        for (int64_t j = 0; j < k; ++j)
+          sum += double(ci[j]) * double(wr[j]);
+        double ridge = damped.diagonalAt(i) - double(hessian[i * k + i]);
+        m[size_t(i)] = sum + ridge * double(wr[i]);
+      }
+      for (int64_t i = 0; i < k; ++i) {
+        const float *ui = &u[size_t(i * k)];
+        double sum = 0.0;
+        for (int64_t j = i; j < k; ++j)
+          sum += double(ui[j]) * m[size_t(j)];
+        y[size_t(i)] = sum;
+      }
+      std::fill(target.begin(), target.end(), 0.0);
+      for (int64_t i = 0; i < k; ++i) {
+        const float *ui = &u[size_t(i * k)];
+        double yi = y[size_t(i)];
+        for (int64_t j = i; j < k; ++j)
+          target[size_t(j)] += ui[j] * yi;
+      }
+      float *o = out + r * k;
+      for (int64_t j = 0; j < k; ++j)
+        o[j] = float((1.0 - blend) * double(wr[j]) + blend * target[size_t(j)]);
+    }
+  });
+  return Status::ok();
 }
 
 Result<double> hessianWeightedError(const float *reference, const float *approx,

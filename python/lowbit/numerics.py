@@ -186,6 +186,34 @@ def quantize_gptq(w, scheme, hessian, damping=0.01, act_order=True,
     return out
 
 
+def asymmetric_target(w, hessian, cross, blend=0.5, damping=0.01,
+                      threads=0):
+    """The weight GPTQ should quantize when the layer's inputs in the
+    quantized model differ from the float model's (asymmetric calibration,
+    as GPTAQ): hessian is the sum (or mean) of x~ x~ᵀ over the quantized
+    model's inputs x~, cross the sum (or mean, alike) of x~ xᵀ pairing
+    them with the float model's inputs x. Returns (1 - blend)·w + blend·t
+    as float32 [rows, K], where t·(hessian + D) = w·crossᵀ + w·D, D being
+    quantize_gptq's damping of the diagonal (least squares, pulled toward
+    w: t = w when x~ = x); quantize it with quantize_gptq(..., hessian)
+    and the same damping."""
+    w = np.ascontiguousarray(w, dtype=np.float32)
+    rows, k = _shape2d(w)
+    arrays = []
+    for name, a in (("hessian", hessian), ("cross", cross)):
+        a = np.ascontiguousarray(a, dtype=np.float32)
+        if a.shape != (k, k):
+            raise ValueError("%s has shape %s, expected (%d, %d)"
+                             % (name, a.shape, k, k))
+        arrays.append(a)
+    out = np.empty_like(w)
+    _check(_lib.lowbit_gptq_asymmetric_target(
+        _ptr(w), _i64(rows), _i64(k), _ptr(arrays[0]), _ptr(arrays[1]),
+        ctypes.c_double(damping), ctypes.c_double(blend), _ptr(out),
+        _u32(threads)))
+    return out
+
+
 def hadamard(x, block_size, threads=1):
     """x·R for R = diag(H_b/√b, ...), the blockwise normalized
     Walsh-Hadamard rotation of the last axis (lowbit/Numerics/Hadamard.h),

@@ -77,6 +77,26 @@ Result<std::vector<uint8_t>> quantizeGptq(const Scheme &scheme, const float *w,
                                           const float *hessian,
                                           const GptqOptions &options = {});
 
+/// The weight to quantize when the quantized model's layer will not see the
+/// float model's inputs x but perturbed ones x̃ (the quantized layers before
+/// it change them). Minimizing ‖X·Wᵀ − X̃·Qᵀ‖² over the calibration rows is
+/// GPTQ on the target W* = W·Cᵀ·H̃⁻¹ with the Hessian H̃ = Σ x̃ x̃ᵀ, where
+/// C = Σ x̃ xᵀ (the asymmetric calibration of GPTAQ, Li et al., 2025): W*
+/// is the least-squares weight that maps x̃ to the float outputs. With the
+/// damping D that quantizeGptq adds to H̃'s diagonal (pass the same
+/// damping), W* solves W*·(H̃ + D) = W·Cᵀ + W·D: ridge regression toward W,
+/// so W* = W when x̃ = x, and directions the calibration rows barely span
+/// keep W. Writes (1 − blend)·W + blend·W* to `out` ([rows x k], may
+/// equal `w`); a blend below 1 shrinks the least-squares step further.
+/// `hessian` and `cross` are row-major f32
+/// [k x k] (cross[i][j] = Σ x̃_i x_j) with the same normalization. Fails on
+/// non-finite input, a blend outside [0, 1], or an H̃ that damping does not
+/// make positive definite.
+Status asymmetricTarget(const float *w, int64_t rows, int64_t k,
+                        const float *hessian, const float *cross,
+                        double damping, double blend, float *out,
+                        unsigned numThreads = 1);
+
 /// The error GPTQ minimizes, relative to the output's size: with D = W − A,
 /// sum_r D_r H D_rᵀ / sum_r W_r H W_rᵀ, i.e. ‖X·Dᵀ‖² / ‖X·Wᵀ‖² over the
 /// calibration inputs that made H. `reference` and `approx` are row-major
