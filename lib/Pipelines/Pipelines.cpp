@@ -32,6 +32,7 @@ void buildQuantizePipeline(OpPassManager &pm,
   quantize.gptqActOrder = options.gptqActOrder;
   quantize.gptqClip = options.gptqClip;
   quantize.gptqRefine = options.gptqRefine;
+  quantize.gptqTargetBlend = options.gptqTargetBlend;
   quantize.hadamardBlockSize = options.hadamardBlockSize;
   quantize.minSize = options.minSize;
   quantize.stats = options.stats;

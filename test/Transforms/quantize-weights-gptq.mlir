@@ -15,6 +15,15 @@
 // RUN: lowbit-opt %t/model.mlir --lowbit-load-weights \
 // RUN:   --lowbit-quantize-weights="format=int4 block-size=32 hessians=%t/diagonal.safetensors gptq-clip=false gptq-refine=3" \
 // RUN:   -o %t/diagonal-refined.mlir 2>/dev/null
+// RUN: lowbit-opt %t/model.mlir --lowbit-load-weights \
+// RUN:   --lowbit-quantize-weights="format=int4 block-size=32 hessians=%t/asymmetric.safetensors stats" \
+// RUN:   -o %t/asymmetric.mlir 2>&1 | FileCheck %s --check-prefix=ASYM
+// RUN: lowbit-opt %t/model.mlir --lowbit-load-weights \
+// RUN:   --lowbit-quantize-weights="format=int4 block-size=32 hessians=%t/asymmetric.safetensors gptq-target-blend=0" \
+// RUN:   -o %t/asymmetric-blend0.mlir 2>/dev/null
+// RUN: lowbit-opt %t/model.mlir --lowbit-load-weights \
+// RUN:   --lowbit-quantize-weights="format=int4 block-size=32 hessians=%t/asymmetric-hessians-only.safetensors" \
+// RUN:   -o %t/asymmetric-hessians-only.mlir 2>/dev/null
 // RUN: FileCheck %s --input-file=%t/gptq.mlir
 
 // GPTQ changes the codes of the weights it has Hessians for; with
@@ -27,6 +36,16 @@
 // to its own optimum).
 // RUN: not diff -q %t/gptq.mlir %t/refined.mlir
 // RUN: diff %t/rtn.mlir %t/diagonal-refined.mlir
+
+// Asymmetric calibration: with a cross-covariance beside a Hessian, GPTQ
+// quantizes the blended least-squares target instead of W; with
+// gptq-target-blend=0 the cross-covariances are read but W is quantized,
+// as from a file without them. Every tensor of the file is used.
+// RUN: not diff -q %t/asymmetric.mlir %t/asymmetric-hessians-only.mlir
+// RUN: diff %t/asymmetric-blend0.mlir %t/asymmetric-hessians-only.mlir
+// ASYM-NOT: name no quantized matmul
+// ASYM: weights-gptq=2
+// ASYM-SAME: weights-asymmetric=2
 
 // Same scheme and layout as round-to-nearest: only codes differ.
 // CHECK-LABEL: func.func @mlp
@@ -54,6 +73,14 @@
 // RUN:   --lowbit-quantize-weights="hessians=%t/hessians.safetensors gptq-damping=-1" 2>&1 \
 // RUN:   | FileCheck %s --check-prefix=DAMPING
 // DAMPING: lowbit-quantize-weights: gptq-damping must be a finite number >= 0, got -1
+// RUN: not lowbit-opt %t/model.mlir --lowbit-load-weights \
+// RUN:   --lowbit-quantize-weights="block-size=32 hessians=%t/badcross.safetensors" 2>&1 \
+// RUN:   | FileCheck %s --check-prefix=BADCROSS
+// BADCROSS: error: Hessian 'fc1#cross' in {{.*}}badcross.safetensors is F32 [3, 3], expected F32 or F64 [64, 64] for a weight with K = 64
+// RUN: not lowbit-opt %t/model.mlir \
+// RUN:   --lowbit-quantize-weights="hessians=%t/asymmetric.safetensors gptq-target-blend=1.5" 2>&1 \
+// RUN:   | FileCheck %s --check-prefix=BLEND
+// BLEND: lowbit-quantize-weights: gptq-target-blend must be in [0, 1], got 1.5
 
 #mk = affine_map<(m, n, k) -> (m, k)>
 #nk = affine_map<(m, n, k) -> (n, k)>

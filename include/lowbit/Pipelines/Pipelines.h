@@ -72,6 +72,12 @@ struct QuantizePipelineOptions
                               llvm::cl::desc("GPTQ: coordinate-descent "
                                              "passes over the codes after"),
                               llvm::cl::init(0)};
+  Option<double> gptqTargetBlend{
+      *this, "gptq-target-blend",
+      llvm::cl::desc("GPTQ: with asymmetric calibration, how far to move "
+                     "toward the least-squares weight for the quantized "
+                     "model's inputs (0 to 1)"),
+      llvm::cl::init(0.5)};
   Option<int64_t> hadamardBlockSize{
       *this, "hadamard-block-size",
       llvm::cl::desc("Rotate weights and inputs by blockwise Hadamard "

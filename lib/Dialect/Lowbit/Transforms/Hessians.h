@@ -3,7 +3,10 @@
 // A safetensors file of per-matmul Hessians H = Σ x xᵀ over calibration
 // inputs, one f32 (or f64) [K, K] tensor per matmul, named by the matmul's
 // `lowbit.name` (lowbit.calibrate writes them). The pass that quantizes
-// weights looks a matmul's Hessian up here.
+// weights looks a matmul's Hessian up here. Asymmetric calibration also
+// stores, beside each Hessian H̃ = Σ x̃ x̃ᵀ over the quantized model's inputs
+// x̃, the cross-covariance Σ x̃ xᵀ with the float model's inputs x, named
+// "<name>#cross".
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,6 +37,12 @@ public:
   /// (and fails) when the tensor is not a float [k, k] matrix.
   FailureOr<std::optional<std::vector<float>>>
   lookup(Operation *op, StringRef name, int64_t k);
+
+  /// Where asymmetric calibration stores the cross-covariance Σ x̃ xᵀ of
+  /// the matmul named `name`: "<name>#cross".
+  static std::string crossName(StringRef name) {
+    return (name + "#cross").str();
+  }
 
   /// Names never looked up, in file order.
   std::vector<std::string> unusedNames() const;

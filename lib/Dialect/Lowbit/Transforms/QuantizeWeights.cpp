@@ -92,6 +92,9 @@ struct QuantizeState {
   /// Calibration Hessians: weights with one are quantized with GPTQ.
   HessianFile *hessians = nullptr;
   nx::GptqOptions gptq;
+  /// How far a weight with a cross-covariance moves toward its asymmetric
+  /// least-squares target (0: not at all).
+  double targetBlend = 0.5;
   /// Order of the Hadamard blocks weights are rotated by (0: none).
   int64_t hadamardBlock = 0;
   /// Set when a Hessian is malformed: the pass fails.
@@ -104,7 +107,8 @@ struct QuantizeState {
                         "weights-int8",
                         "weights-gptq",
                         "mean-output-error-ppm",
-                        "weights-rotated"};
+                        "weights-rotated",
+                        "weights-asymmetric"};
   double errorSum = 0.0;
   unsigned errorCount = 0;
   double outputErrorSum = 0.0;
@@ -180,8 +184,31 @@ private:
     FailureOr<std::optional<std::vector<float>>> hessian = findHessian(op, k);
     if (failed(hessian))
       return failure();
-    // What is quantized: the weight as stored, or W·R in f32.
+    // What is quantized: the weight as stored, its asymmetric target, or
+    // either times R, in f32.
     nx::ElementType quantType = constant->elementType;
+    std::vector<float> target;
+    if (*hessian) {
+      FailureOr<std::optional<std::vector<float>>> cross = findCross(op, k);
+      if (failed(cross))
+        return failure();
+      if (*cross && state.targetBlend > 0.0) {
+        target = toF32(weightNK, quantType);
+        if (nx::Status s = nx::asymmetricTarget(
+                target.data(), n, k, (*hessian)->data(), (*cross)->data(),
+                state.gptq.damping, state.targetBlend, target.data(),
+                state.threads);
+            !s) {
+          state.failed = true;
+          return op->emitError("asymmetric GPTQ target: ") << s.message();
+        }
+        weightNK =
+            ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(target.data()),
+                              target.size() * sizeof(float));
+        quantType = nx::ElementType::F32;
+        ++state.counters["weights-asymmetric"];
+      }
+    }
     std::vector<float> rotated;
     bool rotate = state.hadamardBlock != 0 && !toInt8;
     if (rotate && ShapedType::isDynamic(
@@ -302,6 +329,18 @@ private:
     return found;
   }
 
+  /// The cross-covariance Σ x̃ xᵀ stored beside the Hessian of `op` (by
+  /// asymmetric calibration), if any; fails when it does not fit.
+  FailureOr<std::optional<std::vector<float>>> findCross(Operation *op,
+                                                         int64_t k) const {
+    auto key = op->getAttrOfType<StringAttr>(LowbitDialect::kNameAttrName);
+    FailureOr<std::optional<std::vector<float>>> found =
+        state.hessians->lookup(op, HessianFile::crossName(key.getValue()), k);
+    if (failed(found))
+      state.failed = true;
+    return found;
+  }
+
   /// Adds ‖W − dequant(quant(W))‖ / ‖W‖ (from the numerics core's
   /// statistics) and, given the weight's Hessian, ‖X·(W − Q)ᵀ‖² / ‖X·Wᵀ‖²
   /// on the calibration inputs behind it to the pass's error sums.
@@ -386,6 +425,11 @@ struct QuantizeWeightsPass
              << "lowbit-quantize-weights: gptq-damping must be a finite "
                 "number >= 0, got "
              << double(gptqDamping);
+    if (!(gptqTargetBlend >= 0.0 && gptqTargetBlend <= 1.0))
+      return emitError(UnknownLoc::get(context))
+             << "lowbit-quantize-weights: gptq-target-blend must be in "
+                "[0, 1], got "
+             << double(gptqTargetBlend);
     if (hadamardBlockSize != 0 && !nx::isHadamardBlockSize(hadamardBlockSize))
       return emitError(UnknownLoc::get(context))
              << "lowbit-quantize-weights: hadamard-block-size must be 0 or a "
@@ -424,6 +468,7 @@ struct QuantizeWeightsPass
       state.gptq.actOrder = gptqActOrder;
       state.gptq.clipSearch = gptqClip;
       state.gptq.refineSweeps = gptqRefine;
+      state.targetBlend = gptqTargetBlend;
     }
 
     // One visit per op: a weight left float is reported once.

@@ -63,6 +63,17 @@ def LowbitQuantizeWeights : Pass<"lowbit-quantize-weights", "ModuleOp"> {
     Hessian in the file is rounded to nearest with a remark; a Hessian of
     the wrong shape or type is an error.
 
+    A file from asymmetric calibration (`lowbit.calibrate(...,
+    asymmetric=...)`) holds, per matmul, H̃ = Σ x̃ x̃ᵀ over the inputs x̃ the
+    layer sees in the partly quantized model and, named `<name>#cross`,
+    C = Σ x̃ xᵀ pairing them with the float model's inputs x. GPTQ then
+    quantizes (1 − b)·W + b·W* with b = `gptq-target-blend`, where W* is
+    the least-squares weight for the float model's outputs on those inputs
+    (minimizing ‖X·Wᵀ − X̃·W*ᵀ‖², as GPTAQ), damped toward W:
+    W*·(H̃ + D) = W·Cᵀ + W·D with GPTQ's diagonal damping D. Each layer
+    thus also corrects what the quantized layers before it changed. The
+    target is formed before any rotation.
+
     With `hadamard-block-size=b` (a power of two), weights of the main
     scheme whose K is a multiple of b are rotated before they are
     quantized: `W·R` is quantized, where `R` is the normalized
@@ -83,7 +94,8 @@ def LowbitQuantizeWeights : Pass<"lowbit-quantize-weights", "ModuleOp"> {
     matched), `weights-gptq` (how many had a Hessian) and, with Hessians,
     `mean-output-error-ppm`: the mean over those weights of
     ‖X·(W − Q)ᵀ‖² / ‖X·Wᵀ‖² on the calibration inputs X, the quantity GPTQ
-    minimizes, and `weights-rotated`. Errors of rotated weights are
+    minimizes (against the asymmetric target where there is one),
+    `weights-rotated` and `weights-asymmetric`. Errors of rotated weights are
     measured in the rotated basis, where they are the same.
   }];
   let options = [
@@ -130,6 +142,12 @@ def LowbitQuantizeWeights : Pass<"lowbit-quantize-weights", "ModuleOp"> {
     Option<"gptqRefine", "gptq-refine", "unsigned", /*default=*/"0",
            "GPTQ: coordinate-descent passes over the codes afterwards "
            "(0: none)">,
+    Option<"gptqTargetBlend", "gptq-target-blend", "double",
+           /*default=*/"0.5",
+           "GPTQ: for weights with a cross-covariance in the Hessians file "
+           "(asymmetric calibration), how far to move from W to the "
+           "least-squares weight for the quantized model's inputs (0 to "
+           "1)">,
     Option<"hadamardBlockSize", "hadamard-block-size", "int64_t",
            /*default=*/"0",
            "Rotate weights and their inputs by blockwise Hadamard matrices "
