@@ -135,7 +135,10 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
       "function-boundary-type-conversion=identity-layout-map},";
   pipeline +=
       options.parallel ? "scf-forall-to-parallel," : "scf-forall-to-for,";
+  // A result that is an argument (an exposed matmul input) leaves a
+  // bufferization.clone: convert-bufferization-to-memref copies it.
   pipeline += "buffer-deallocation-pipeline,"
+              "convert-bufferization-to-memref,"
               "convert-linalg-to-loops,"
               "convert-vector-to-scf,"
               "expand-strided-metadata,"

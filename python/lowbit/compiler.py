@@ -47,7 +47,7 @@ def import_model(model, output, seq_len, batch=1, adapter=None,
 
 def compile(source, output, preset=None, quantize=None, pipeline_options=None,
             header=None, weights=None, threads=None, extra_args=(),
-            target="cpu", gpu_chip=None, hessians=None):
+            target="cpu", gpu_chip=None, hessians=None, keep_float=()):
     """Compiles an MLIR file to a shared library (and its weights file).
 
     preset: "nf4-dq-bf16", "nf4", "int4-g128", "int4-g32" or "int8";
@@ -57,7 +57,8 @@ def compile(source, output, preset=None, quantize=None, pipeline_options=None,
     or "cuda" (NVIDIA GPUs, architecture gpu_chip, default sm_90; see
     docs/CudaRuntime.md). hessians: a file from lowbit.calibrate; the
     weights it has Hessians for are quantized with GPTQ instead of
-    round-to-nearest. Returns the library's path."""
+    round-to-nearest. keep_float: regular expressions naming matmuls
+    (lowbit.name) to leave in float. Returns the library's path."""
     args = ["--target=%s" % target, source, "-o", output]
     if gpu_chip:
         args.append("--gpu-chip=%s" % gpu_chip)
@@ -67,6 +68,7 @@ def compile(source, output, preset=None, quantize=None, pipeline_options=None,
         args.append("--quantize=%s" % quantize)
     if hessians:
         args.append("--hessians=%s" % os.fspath(hessians))
+    args += ["--keep-float=%s" % pattern for pattern in keep_float]
     if pipeline_options:
         args.append("--pipeline-options=%s" % pipeline_options)
     if header:

@@ -109,6 +109,13 @@ static cl::opt<std::string> hessians(
              "quantize the weights that have one with GPTQ; needs --preset "
              "or --quantize"),
     cl::value_desc("path"), cl::init(""), cl::cat(category));
+static cl::list<std::string> keepFloat(
+    "keep-float",
+    cl::desc("Keep the weight matmuls whose lowbit.name (or function or "
+             "location name) matches this regular expression in float: the "
+             "quantize pipeline's skip=; with --preset or --quantize "
+             "(repeatable)"),
+    cl::value_desc("regex"), cl::cat(category));
 static cl::opt<bool> exposeMatmulInputs(
     "expose-matmul-inputs",
     cl::desc("Also return the input of every named weight matmul, labelled "
@@ -297,6 +304,13 @@ int main(int argc, char **argv) {
   if (!hessians.empty() && !presetQuantize && !quantize.getNumOccurrences())
     return fail("--hessians needs --preset or --quantize: the Hessians "
                 "choose how weights are rounded, not whether");
+  if (!keepFloat.empty() && !presetQuantize && !quantize.getNumOccurrences())
+    return fail("--keep-float needs --preset or --quantize");
+  for (const std::string &pattern : keepFloat)
+    if (pattern.find_first_of("{},") != std::string::npos)
+      return fail("--keep-float pattern '" + pattern +
+                  "' contains {, } or ,; write one pattern per "
+                  "--keep-float, with alternatives joined by |");
   if (hessians.getValue().find_first_of("{}") != std::string::npos)
     return fail("--hessians: a path with '{' or '}' is not supported");
   if (threads < -1)
@@ -408,6 +422,8 @@ int main(int argc, char **argv) {
     lowering.quantize = *presetQuantize;
   if (!hessians.empty())
     *lowering.quantize += " hessians={" + hessians + "}";
+  for (const std::string &pattern : keepFloat)
+    *lowering.quantize += " skip={" + pattern + "}";
   if (inputFilename != "-")
     lowering.weightsDir =
         sys::path::parent_path(inputFilename.getValue()).str();
