@@ -77,6 +77,27 @@ struct PerturbedInputs {
   }
 };
 
+/// max |T·(H̃ + λI) − W·Cᵀ − λ·W| relative to max |W·Cᵀ + λ·W|: how far
+/// T is from solving the damped normal equations.
+double normalEquationsResidual(const std::vector<float> &t,
+                               const std::vector<float> &w, int64_t rows,
+                               const PerturbedInputs &in, double lambda) {
+  const int64_t k = in.k;
+  double worst = 0.0, scale = 0.0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < k; ++j) {
+      double lhs = lambda * t[size_t(r * k + j)];
+      double rhs = lambda * w[size_t(r * k + j)];
+      for (int64_t i = 0; i < k; ++i) {
+        lhs += double(t[size_t(r * k + i)]) * in.hessian[size_t(i * k + j)];
+        rhs += double(w[size_t(r * k + i)]) * in.cross[size_t(j * k + i)];
+      }
+      worst = std::max(worst, std::fabs(lhs - rhs));
+      scale = std::max(scale, std::fabs(rhs));
+    }
+  return worst / scale;
+}
+
 std::vector<float> target(const std::vector<float> &w, int64_t rows,
                           const PerturbedInputs &in, double damping,
                           double blend, unsigned threads = 1) {
@@ -93,19 +114,8 @@ TEST(GptqAsymmetric, SolvesTheNormalEquations) {
   PerturbedInputs in(400, k, 0.3f, 11);
   std::vector<float> w = gaussian(size_t(rows * k), 12);
   std::vector<float> t = target(w, rows, in, 0.0, 1.0);
-  // T·H̃ = W·Cᵀ, row by row.
-  double worst = 0.0, scale = 0.0;
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < k; ++j) {
-      double lhs = 0.0, rhs = 0.0;
-      for (int64_t i = 0; i < k; ++i) {
-        lhs += double(t[size_t(r * k + i)]) * in.hessian[size_t(i * k + j)];
-        rhs += double(w[size_t(r * k + i)]) * in.cross[size_t(j * k + i)];
-      }
-      worst = std::max(worst, std::fabs(lhs - rhs));
-      scale = std::max(scale, std::fabs(rhs));
-    }
-  EXPECT_LT(worst, 1e-4 * scale);
+  // T·H̃ = W·Cᵀ.
+  EXPECT_LT(normalEquationsResidual(t, w, rows, in, 0.0), 1e-4);
   // The least-squares weight fits the float outputs better than W does.
   EXPECT_LT(in.asymmetricError(w, t, rows),
             0.8 * in.asymmetricError(w, w, rows));
@@ -154,19 +164,7 @@ TEST(GptqAsymmetric, DampsLikeGptq) {
   for (int64_t i = 0; i < k; ++i)
     mean += in.hessian[size_t(i * k + i)];
   mean /= double(k);
-  double worst = 0.0, scale = 0.0;
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < k; ++j) {
-      double lhs = damping * mean * t[size_t(r * k + j)];
-      double rhs = damping * mean * w[size_t(r * k + j)];
-      for (int64_t i = 0; i < k; ++i) {
-        lhs += double(t[size_t(r * k + i)]) * in.hessian[size_t(i * k + j)];
-        rhs += double(w[size_t(r * k + i)]) * in.cross[size_t(j * k + i)];
-      }
-      worst = std::max(worst, std::fabs(lhs - rhs));
-      scale = std::max(scale, std::fabs(rhs));
-    }
-  EXPECT_LT(worst, 1e-4 * scale);
+  EXPECT_LT(normalEquationsResidual(t, w, rows, in, damping * mean), 1e-4);
 }
 
 /// The point of the target: GPTQ on it, with H̃, leaves the quantized layer

@@ -25,6 +25,8 @@ import lowbit
 from lowbit import modelio
 from lowbit import numerics as nx
 
+from checks import check, finish
+
 BATCH, K = 8, 64
 QUANTIZE = "format=int4 block-size=32"
 SCHEME = nx.Scheme("i4", 32, "f16")
@@ -64,15 +66,6 @@ module attributes {{lowbit.weights_file = "chain.safetensors"}} {{
   }}
 }}
 """
-
-
-failures = []
-
-
-def check(ok, what):
-    print(("ok: " if ok else "FAILED: ") + what)
-    if not ok:
-        failures.append(what)
 
 
 def read(path):
@@ -149,8 +142,7 @@ def main():
           "merged stage: fc3's H~ with fc2 in float")
     close(two["fc2"], got["fc2"], "merged stage: fc2 as before")
 
-    if failures:
-        sys.exit("%d check(s) failed" % len(failures))
+    finish()
 
 
 main()
