@@ -4,7 +4,9 @@ int4 g32/g128, NF4 + double quantization), against an independent numpy
 implementation of BERT (test/Models/reference.py).
 
 GPTQ variants are calibrated on examples/calibration_sentences.py (disjoint
-from the evaluation sentences); their compile time includes it.
+from the evaluation sentences); their compile time includes it. The
+"-asym" variants calibrate again, block by block on their own partly
+quantized builds (about 10 minutes each on 2 cores).
 
 For each variant, over the sentences of test/Models/sentences.py: cosine
 similarity of its sentence embeddings with the float64 numpy reference
@@ -33,7 +35,9 @@ TARGETS = {"int8": 0.995, "nf4-dq": 0.995, "int4-g128": 0.99,
            "nf4-dq-gptq": 0.995, "int4-g128-gptq": 0.99,
            "nf4-dq-gptq-mixed": 0.995, "int4-g128-gptq-mixed": 0.99,
            "nf4-dq-gptq-rot": 0.995, "int4-g128-gptq-rot": 0.99,
-           "nf4-dq-gptq-rot-cd": 0.995, "int4-g128-gptq-rot-cd": 0.99}
+           "nf4-dq-gptq-rot-cd": 0.995, "int4-g128-gptq-rot-cd": 0.99,
+           "nf4-dq-gptq-rot-cd-asym": 0.995,
+           "int4-g128-gptq-rot-cd-asym": 0.99}
 # Int8 activations (dot=i8) are held to their weights' target.
 TARGETS.update({name + "-a8": target for name, target in TARGETS.items()})
 
@@ -52,9 +56,10 @@ def main():
                         "cores; default: single-threaded)")
     parser.add_argument("--variants", default="f32,int8,int4-g32,int4-g128,"
                         "int4-g128-mixed,int4-g128-gptq,int4-g128-gptq-rot,"
-                        "int4-g128-gptq-rot-cd,int4-g128-gptq-mixed,nf4-dq,"
-                        "nf4-dq-mixed,nf4-dq-gptq,nf4-dq-gptq-rot,"
-                        "nf4-dq-gptq-rot-cd,nf4-dq-gptq-mixed")
+                        "int4-g128-gptq-rot-cd,int4-g128-gptq-rot-cd-asym,"
+                        "int4-g128-gptq-mixed,nf4-dq,nf4-dq-mixed,"
+                        "nf4-dq-gptq,nf4-dq-gptq-rot,nf4-dq-gptq-rot-cd,"
+                        "nf4-dq-gptq-rot-cd-asym,nf4-dq-gptq-mixed")
     args = parser.parse_args()
     os.environ.setdefault("LOWBIT_TOOLS_DIR", os.path.join(args.build, "bin"))
     os.environ.setdefault("LOWBIT_LIBRARY_DIR",
@@ -108,10 +113,10 @@ def main():
     best = {n: min(v) for n, v in times.items()}
     print("\nbatch %d x %d tokens, %d sentences, best of %d (median)"
           % (args.batch, args.seq_len, len(texts), args.reps))
-    print("%-21s %9s %9s %8s %10s %16s %9s %9s" % (
+    print("%-26s %9s %9s %8s %10s %16s %9s %9s" % (
         "variant", "cos mean", "cos min", "target", "weights", "ms/batch",
         "vs numpy", "vs f32"))
-    print("%-21s %9s %9s %8s %10s %7.1f (%6.1f) %9s %9s" % (
+    print("%-26s %9s %9s %8s %10s %7.1f (%6.1f) %9s %9s" % (
         "numpy-f32", "-", "-", "-", "%.1f MB" % (sum(
             v.nbytes for v in w32.values()) / 1e6),
         best["numpy-f32"] * 1e3, np.median(times["numpy-f32"]) * 1e3,
@@ -122,7 +127,7 @@ def main():
         ok = target is None or mean >= target
         if not ok:
             failed.append(name)
-        print("%-21s %9.5f %9.5f %8s %10s %7.1f (%6.1f) %8.2fx %8s" % (
+        print("%-26s %9.5f %9.5f %8s %10s %7.1f (%6.1f) %8.2fx %8s" % (
             name, mean, low, "-" if target is None else
             ("%.3f%s" % (target, "" if ok else "!")),
             "%.1f MB" % (size / 1e6), best[name] * 1e3,

@@ -61,6 +61,16 @@ VARIANTS.update({
     "int4-g128-gptq-rot-cd": {"quantize": _INT4_ROT + _REFINE, "gptq": True},
     "nf4-dq-gptq-rot-cd": {"quantize": _NF4_ROT + _REFINE, "gptq": True},
 })
+# Asymmetric calibration ("-asym", as GPTAQ): the rotated, refined build
+# calibrated again on its own quantized model, so that each linear is
+# quantized against the float model's outputs given the inputs it will
+# really see (lowbit.calibrate(asymmetric=...), gptq-target-blend).
+VARIANTS.update({
+    "int4-g128-gptq-rot-cd-asym": {"quantize": _INT4_ROT + _REFINE,
+                                   "gptq": "asymmetric"},
+    "nf4-dq-gptq-rot-cd-asym": {"quantize": _NF4_ROT + _REFINE,
+                                "gptq": "asymmetric"},
+})
 # The same weights with int8 activations in the quantized matmuls (dot=i8),
 # to measure what W4A8/W8A8 costs in accuracy and gains in speed. Needs
 # AVX-512 VNNI.
@@ -90,27 +100,33 @@ def tokenize(texts, seq_len, directory=None):
     return ids, mask
 
 
-def calibrate(source, hessians, seq_len, batch, log=print):
+def calibrate(source, hessians, seq_len, batch, log=print, asymmetric=None,
+              float_hessians=None):
     """Writes the Hessians of MiniLM's linear layers over the sentences of
     calibration_sentences.txt (disjoint from the evaluation sentences);
-    padding tokens do not count. Returns the seconds it took."""
+    padding tokens do not count. asymmetric, float_hessians: as
+    lowbit.calibrate. Returns the seconds it took."""
     from calibration_sentences import CALIBRATION_SENTENCES
     ids, mask = tokenize(CALIBRATION_SENTENCES, seq_len)
     usable = len(ids) - len(ids) % batch
     batches = [(ids[i:i + batch], mask[i:i + batch])
                for i in range(0, usable, batch)]
     started = time.perf_counter()
-    lowbit.calibrate(source, hessians, batches, row_mask="attention_mask")
+    lowbit.calibrate(source, hessians, batches, row_mask="attention_mask",
+                     asymmetric=asymmetric, float_hessians=float_hessians,
+                     log=(lambda m: log("  " + m)) if asymmetric else None)
     seconds = time.perf_counter() - started
-    log("calibrated on %d sentences (%d tokens) in %.1f s"
-        % (usable, int(mask[:usable].sum()), seconds))
+    log("calibrated%s on %d sentences (%d tokens) in %.1f s"
+        % (" asymmetrically" if asymmetric else "", usable,
+           int(mask[:usable].sum()), seconds))
     return seconds
 
 
 def build(work, variants, seq_len=40, batch=8, log=print, threads=None):
     """Imports MiniLM once and compiles each variant into `work`; with
     `threads`, the matmul kernels run on OpenMP threads (0: all cores).
-    GPTQ variants share one calibration (its time is added to each).
+    GPTQ variants share one calibration (its time is added to each);
+    asymmetric ones add their own on top.
 
     Returns {name: (library path, compile seconds)}."""
     os.makedirs(work, exist_ok=True)
@@ -126,16 +142,24 @@ def build(work, variants, seq_len=40, batch=8, log=print, threads=None):
         library = os.path.join(work, "minilm-%s.so" % name)
         options = dict(VARIANTS[name])
         extra = 0.0
-        if options.pop("gptq", False):
+        gptq = options.pop("gptq", False)
+        if gptq:
             if calibration_seconds is None:
                 calibration_seconds = calibrate(source, hessians, seq_len,
                                                 batch, log)
             options["hessians"] = hessians
             extra = calibration_seconds
+        if gptq == "asymmetric":
+            own = os.path.join(work, "minilm-%s-hessians.safetensors" % name)
+            extra += calibrate(source, own, seq_len, batch, log,
+                               asymmetric={k: options.get(k) for k in (
+                                   "preset", "quantize", "pipeline_options")},
+                               float_hessians=hessians)
+            options["hessians"] = own
         started = time.perf_counter()
         lowbit.compile(source, library, threads=threads, **options)
         seconds = time.perf_counter() - started + extra
-        log("compiled %-15s in %5.1f s" % (name, seconds))
+        log("compiled %-26s in %5.1f s" % (name, seconds))
         built[name] = (library, seconds)
     return built
 
